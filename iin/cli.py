@@ -1,0 +1,34 @@
+"""The work behind train.py and evaluate.py: plain functions of a composed config."""
+from __future__ import annotations
+
+import logging
+
+from omegaconf import DictConfig
+
+from .run import Run
+
+log = logging.getLogger("iin")
+
+
+def train(cfg: DictConfig) -> Run:
+    """Run `cfg.stages` in order into `cfg.run_dir`; stages with a checkpoint are skipped unless force."""
+    from .stages import STAGES
+
+    unknown = [s for s in cfg.stages if s not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown stage(s) {unknown}; available: {list(STAGES)}")
+    run = Run(cfg.run_dir)
+    run.save_config(cfg)
+    for stage in cfg.stages:
+        log.info("stage %s -> %s", stage, run.root)
+        STAGES[stage](cfg, run)
+    return run
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Evaluate the run in `cfg.run_dir`: metrics.json (later: figures and report.html)."""
+    from .evaluation import evaluate_run
+
+    metrics = evaluate_run(cfg.run_dir, cfg.get("eval"))
+    log.info("wrote %s/metrics.json", cfg.run_dir)
+    return metrics

@@ -1,0 +1,53 @@
+"""Everything an evaluation section needs from a run, loaded once and lazily."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from ..data import FactorDataset, build_dataset, palette
+from ..run import Run
+
+
+class EvalContext:
+    """A run's config, test split and trained networks; `options` is the `eval` config group."""
+
+    def __init__(self, run: Run, options: DictConfig | dict | None = None):
+        self.run = run
+        self.options = options or {}
+        self.cfg = run.config
+
+    def option(self, key: str, default: Any) -> Any:
+        return self.options.get(key, default)
+
+    @cached_property
+    def test(self) -> FactorDataset:
+        return build_dataset(self.cfg.data.name, "test", **dict(self.cfg.data.get("options") or {}))
+
+    @cached_property
+    def train(self) -> FactorDataset:
+        return build_dataset(self.cfg.data.name, "train", **dict(self.cfg.data.get("options") or {}))
+
+    @cached_property
+    def palette(self) -> torch.Tensor | None:
+        """The foreground palette when the data has a `color` factor drawn from one."""
+        opts = self.cfg.data.get("options") or {}
+        return palette(opts["n_colors"]) if "n_colors" in opts else None
+
+    @property
+    def has_oracle(self) -> bool:
+        return self.run.has("oracle")
+
+    @cached_property
+    def classifier(self) -> torch.nn.Module:
+        return self.run.classifier()
+
+    @cached_property
+    def oracle(self) -> torch.nn.Module:
+        return self.run.oracle()
+
+    @cached_property
+    def autoencoder(self) -> torch.nn.Module:
+        return self.run.autoencoder()

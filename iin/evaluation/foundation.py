@@ -1,0 +1,27 @@
+"""Metrics of the first stages: classifier and oracle accuracy, autoencoder reconstruction and preservation."""
+from __future__ import annotations
+
+import torch
+
+from ..metrics import predict, readouts
+from .context import EvalContext
+
+
+def classifier_metrics(ctx: EvalContext) -> dict:
+    labels = ctx.test.labels
+    return {"test_accuracy": (predict(ctx.classifier, ctx.test.images) == labels).float().mean().item()}
+
+
+def oracle_metrics(ctx: EvalContext) -> dict:
+    return {"digit_accuracy": (predict(ctx.oracle, ctx.test.images) == ctx.test.labels).float().mean().item()}
+
+
+@torch.no_grad()
+def autoencoder_metrics(ctx: EvalContext) -> dict:
+    x = ctx.test.images
+    recon = torch.cat([ctx.autoencoder(chunk) for chunk in x.split(500)])
+    out = {"recon_mse": ((recon - x) ** 2).mean().item()}
+    if ctx.has_oracle and ctx.palette is not None:
+        before, after = readouts(x, ctx.oracle, ctx.palette), readouts(recon, ctx.oracle, ctx.palette)
+        out["preservation"] = {f: (before[f] == after[f]).float().mean().item() for f in before}
+    return out

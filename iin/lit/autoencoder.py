@@ -1,0 +1,53 @@
+"""Recipe for the first stage: reconstruction + beta * KL, optionally a patch-GAN term."""
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+
+from ..autoencoder import PatchDiscriminator, VAE, hinge_d_loss
+from ..losses import vae_loss
+
+
+class AutoencoderModule(pl.LightningModule):
+    def __init__(self, vae: VAE, beta: float = 0.1, lr: float = 1e-3,
+                 discriminator: PatchDiscriminator | None = None, disc_weight: float = 0.1):
+        super().__init__()
+        self.vae, self.beta, self.lr = vae, beta, lr
+        self.discriminator, self.disc_weight = discriminator, disc_weight
+        self.automatic_optimization = discriminator is None
+
+    def _losses(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        posterior = self.vae.encode(x)
+        recon = self.vae.decode(posterior.sample())
+        return vae_loss(x, recon, posterior, self.beta), recon
+
+    def training_step(self, batch: dict, _idx: int):
+        x = batch["image"]
+        losses, recon = self._losses(x)
+        if self.discriminator is not None:
+            losses["loss"] = self._adversarial_step(x, recon, losses["loss"])
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True)
+        return losses["loss"] if self.automatic_optimization else None
+
+    def _adversarial_step(self, x: torch.Tensor, recon: torch.Tensor, vae_objective: torch.Tensor) -> torch.Tensor:
+        opt_g, opt_d = self.optimizers()
+        g_loss = vae_objective - self.disc_weight * self.discriminator(recon).mean() * x[0].numel()
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        opt_g.step()
+        d_loss = hinge_d_loss(self.discriminator(x), self.discriminator(recon.detach()))
+        opt_d.zero_grad()
+        self.manual_backward(d_loss)
+        opt_d.step()
+        self.log("train/d_loss", d_loss)
+        return g_loss
+
+    def validation_step(self, batch: dict, _idx: int) -> None:
+        x = batch["image"]
+        self.log("val/recon_mse", ((self.vae(x) - x) ** 2).mean(), prog_bar=True)
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.vae.parameters(), lr=self.lr)
+        if self.discriminator is None:
+            return opt
+        return opt, torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=(0.5, 0.9))

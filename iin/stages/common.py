@@ -1,0 +1,107 @@
+"""What every training stage shares: skip-if-done, seeding, loggers, checkpoints, resume, timing."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig
+
+from ..backbones import build_backbone, input_channels
+from ..data import DataModule
+from ..run import Run
+
+log = logging.getLogger("iin")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
+
+
+class FiniteLossGuard(pl.Callback):
+    """Stop with a clear error at the first non-finite loss (before it can reach a checkpoint)."""
+
+    def __init__(self, stage: str, last_good: Path):
+        self.stage, self.last_good = stage, last_good
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            raise NonFiniteLossError(
+                f"stage {self.stage}: non-finite loss ({float(loss)}) at step {trainer.global_step}; "
+                f"stopped, the last good checkpoint is kept in {self.last_good} (lower the learning rate or check the data)")
+
+
+def build_datamodule(data_cfg: DictConfig) -> DataModule:
+    """The DataModule of a `data` config group (name, batch_size, num_workers, options)."""
+    return DataModule(name=data_cfg.name, batch_size=data_cfg.batch_size, num_workers=data_cfg.get("num_workers", 0),
+                      **dict(data_cfg.get("options") or {}))
+
+
+def build_checked_backbone(net_cfg: DictConfig, dm: DataModule) -> torch.nn.Module:
+    """The backbone, after checking that the data's channel count is what it expects."""
+    net = build_backbone(net_cfg)
+    expected, got = input_channels(net), dm.image_shape[0]
+    if expected is not None and expected != got:
+        raise ValueError(f"the images have {got} channel(s) but the backbone {net_cfg.get('name', net_cfg.get('_target_'))} "
+                         f"expects {expected}; choose matching data (data.options.channels) or backbone in_channels")
+    return net
+
+
+def build_loggers(cfg: DictConfig, run: Run, stage: str) -> list:
+    from pytorch_lightning.loggers import CSVLogger
+
+    loggers: list = [CSVLogger(save_dir=str(run.root / "logs"), name=stage, version="")]
+    wb = cfg.logger.get("wandb")
+    if wb and wb.get("enabled", True):
+        from pytorch_lightning.loggers import WandbLogger
+
+        os.environ.setdefault("WANDB_SILENT", "true")
+        loggers.append(WandbLogger(project=wb.project, name=f"{cfg.experiment_name}/{stage}", group=cfg.experiment_name,
+                                   save_dir=str(run.root), mode=wb.mode, job_type=stage))
+    return loggers
+
+
+def finish_loggers(loggers: list) -> None:
+    for lg in loggers:
+        if type(lg).__name__ == "WandbLogger":
+            lg.experiment.finish()
+
+
+def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datamodule: Any = None,
+        max_epochs: int = -1, max_steps: int = -1, val: bool = True, **loaders: Any) -> pl.Trainer:
+    """Fit `module`, resuming from the stage's last Lightning checkpoint when an earlier run was interrupted."""
+    ckpt_dir = run.lightning_dir(stage)
+    last = ckpt_dir / "last.ckpt"
+    loggers = build_loggers(cfg, run, stage)
+    args = {**cfg.trainer, "max_epochs": max_epochs, "max_steps": max_steps}
+    if not val:
+        args["limit_val_batches"] = 0
+    trainer = pl.Trainer(
+        **args, logger=loggers, default_root_dir=str(run.root),
+        callbacks=[pl.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0),
+                   FiniteLossGuard(stage, last)])
+    start = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.is_file() else None,
+                    weights_only=True, **loaders)
+    finally:
+        finish_loggers(loggers)
+    run.record_timing(stage, time.perf_counter() - start)
+    return trainer
+
+
+def should_skip(cfg: DictConfig, run: Run, stage: str) -> bool:
+    if run.has(stage) and not cfg.get("force", False):
+        log.info("stage %s: %s exists, skipped (force=true retrains)", stage, run.checkpoint(stage))
+        return True
+    return False
+
+
+def seed(value: int) -> None:
+    pl.seed_everything(int(value), workers=True, verbose=False)
+
