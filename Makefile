@@ -1,0 +1,33 @@
+# The two commands: `make run` (train + evaluate the default experiment) and `make test`.
+# Both create .venv when missing and install the project into it; a second call is fast.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+EXPERIMENT ?= colormnist
+
+.PHONY: install run test test-slow bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import iin, torch, torchvision, FrEIA, pytorch_lightning, hydra, wandb, captum" 
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) train.py experiment=$(EXPERIMENT)
+	$(PY) evaluate.py run_dir=outputs/$(EXPERIMENT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+bench: $(STAMP)
+	for b in bench/*.py; do $(PY) $$b; done
+
+clean:
+	rm -rf outputs .pytest_cache
