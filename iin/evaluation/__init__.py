@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -12,6 +13,7 @@ import torch
 from ..run import Run
 from .context import EvalContext
 from .foundation import autoencoder_metrics, classifier_metrics, oracle_metrics
+from .frechet import GENERATORS, frechet_metrics
 
 log = logging.getLogger("iin")
 
@@ -20,6 +22,7 @@ SECTIONS: list[tuple[str, tuple[str, ...], Callable[[EvalContext], dict]]] = [
     ("classifier", ("classifier",), classifier_metrics),
     ("oracle", ("oracle",), oracle_metrics),
     ("autoencoder", ("autoencoder",), autoencoder_metrics),
+    ("frechet", ("oracle", "autoencoder"), frechet_metrics),
 ]
 
 
@@ -33,7 +36,18 @@ def evaluate_run(run_dir: str | Path, options: dict | None = None) -> dict:
     """Compute every section whose stages are trained; report the missing ones. Nothing is written on error."""
     run = Run(run_dir)
     ctx = EvalContext(run, options)
-    torch.manual_seed(int(ctx.option("seed", 0)))
+    shutil.rmtree(run.root / "figures.staging", ignore_errors=True)  # leftovers of an interrupted evaluation
+    try:
+        metrics = _compute(run, ctx)
+        _commit_figures(ctx.figures, run.figures)
+    finally:
+        shutil.rmtree(run.root / "figures.staging", ignore_errors=True)
+    write_json(run.root / "metrics.json", metrics)
+    return metrics
+
+
+def _compute(run: Run, ctx: EvalContext) -> dict:
+    """Every section's metrics (seeded per section: the result does not depend on which others ran)."""
     metrics: dict = {"missing": []}
     for key, needs, section in SECTIONS:
         absent = [s for s in needs if not run.has(s)]
@@ -44,5 +58,11 @@ def evaluate_run(run_dir: str | Path, options: dict | None = None) -> dict:
         torch.manual_seed(int(ctx.option("seed", 0)))
         metrics[key] = section(ctx)
     metrics["timing"] = {k: v for k, v in run.timings().items()}
-    write_json(run.root / "metrics.json", metrics)
     return metrics
+
+
+def _commit_figures(staging: Path, figures: Path) -> None:
+    """Move the staged PNGs into the run's figures/ (each by an atomic rename)."""
+    figures.mkdir(parents=True, exist_ok=True)
+    for path in sorted(staging.iterdir()):
+        os.replace(path, figures / path.name)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,6 +22,13 @@ class EvalContext:
 
     def option(self, key: str, default: Any) -> Any:
         return self.options.get(key, default)
+
+    @cached_property
+    def figures(self) -> Path:
+        """Where sections write their PNGs: a staging folder, moved into run/figures only if evaluation succeeds."""
+        path = self.run.root / "figures.staging"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     @cached_property
     def test(self) -> FactorDataset:

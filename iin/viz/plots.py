@@ -8,7 +8,7 @@ from ._mpl import plt, save_figure
 
 
 def bar_chart(values: Mapping[str, float] | Mapping[str, Mapping[str, float]], path: str | Path,
-              title: str = "", ylabel: str = "", errors: Mapping[str, float] | None = None) -> Path:
+              title: str = "", ylabel: str = "", errors: Mapping[str, float] | None = None, log: bool = False) -> Path:
     """Bars per key; a nested mapping {group: {series: value}} gives grouped bars, one colour per series."""
     groups = list(values)
     nested = bool(groups) and isinstance(values[groups[0]], Mapping)
@@ -22,6 +22,8 @@ def bar_chart(values: Mapping[str, float] | Mapping[str, Mapping[str, float]], p
                yerr=errs, label=name or None)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups, rotation=30 if len(groups) > 6 else 0, ha="right" if len(groups) > 6 else "center")
+    if log:
+        ax.set_yscale("log")
     _decorate(ax, title, ylabel, legend=nested)
     return save_figure(fig, path)
 
