@@ -26,9 +26,16 @@ def train(cfg: DictConfig) -> Run:
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Evaluate the run in `cfg.run_dir`: metrics.json (later: figures and report.html)."""
+    """Evaluate the run in `cfg.run_dir`: metrics.json, figures/, report.html, and wandb when the run enables it."""
     from .evaluation import evaluate_run
+    from .evaluation.tracking import log_to_wandb
+    from .report import build_report
 
     metrics = evaluate_run(cfg.run_dir, cfg.get("eval"))
-    log.info("wrote %s/metrics.json", cfg.run_dir)
+    report = build_report(cfg.run_dir)
+    log.info("wrote %s/metrics.json and figures/", cfg.run_dir)
+    wandb_dir = log_to_wandb(Run(cfg.run_dir), metrics)
+    if wandb_dir:
+        log.info("wandb (offline unless logger.wandb.mode=online): %s", wandb_dir)
+    log.info("report: %s", report.resolve())
     return metrics

@@ -42,9 +42,24 @@ class AutoencoderModule(pl.LightningModule):
         self.log("train/d_loss", d_loss)
         return g_loss
 
-    def validation_step(self, batch: dict, _idx: int) -> None:
+    def validation_step(self, batch: dict, idx: int) -> None:
         x = batch["image"]
-        self.log("val/recon_mse", ((self.vae(x) - x) ** 2).mean(), prog_bar=True)
+        recon = self.vae(x)
+        self.log("val/recon_mse", ((recon - x) ** 2).mean(), prog_bar=True)
+        if idx == 0:  # keep a few pairs for the reconstruction grid
+            self._shown = torch.cat([x[:8], recon[:8]]).detach().cpu()
+
+    def on_validation_epoch_end(self) -> None:
+        """Send a grid (top: images, bottom: reconstructions) to every logger that takes images (wandb)."""
+        shown = getattr(self, "_shown", None)
+        if shown is None or self.trainer.sanity_checking:
+            return
+        from ..viz import grid_image
+
+        grid = grid_image(shown, nrow=len(shown) // 2).numpy()  # (H', W', 3) in [0, 1]
+        for logger in self.loggers:
+            if hasattr(logger, "log_image"):
+                logger.log_image(key="val/reconstructions", images=[grid], step=self.global_step)
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.vae.parameters(), lr=self.lr)

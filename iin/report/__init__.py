@@ -1,0 +1,66 @@
+"""report.html: one self-contained page (inline CSS, base64 images) from metrics.json, figures/ and timing.json."""
+from __future__ import annotations
+
+import json
+import os
+from html import escape
+from pathlib import Path
+from typing import Any, Mapping
+
+from .figures import Figures
+from .html import page, table
+from .sections import ORDER, RENDERERS, TITLES, generic, summary_rows
+
+__all__ = ["build_report", "render_report"]
+
+RESERVED = ("missing", "timing")
+
+
+def _timing(metrics: Mapping[str, Any], run_dir: Path) -> dict[str, float]:
+    """Stage wall seconds: timing.json, completed by metrics.json's copy."""
+    path = run_dir / "timing.json"
+    from_file = json.loads(path.read_text()) if path.is_file() else {}
+    return {**(metrics.get("timing") or {}), **from_file}
+
+
+def _timing_section(timing: Mapping[str, float]) -> str:
+    rows = [[stage, seconds] for stage, seconds in timing.items()]
+    return table(rows + [["total", round(sum(timing.values()), 3)]], ["stage", "seconds (training wall time)"])
+
+
+def _missing_section(missing: list) -> str:
+    items = "".join(f"<li>{escape(str(m.get('section')))}: stage(s) {escape(', '.join(map(str, m.get('needs', []))))} "
+                    f"not trained</li>" if isinstance(m, Mapping) else f"<li>{escape(str(m))}</li>" for m in missing)
+    return f'<ul class="missing">{items}</ul>' if items else "<p>Nothing is missing.</p>"
+
+
+def render_report(metrics: Mapping[str, Any], run_dir: Path) -> str:
+    """The report's HTML for these metrics and the figures in run_dir/figures."""
+    figs = Figures(run_dir / "figures")
+    keys = [k for k in ORDER if k in metrics] + [k for k in metrics if k not in ORDER and k not in RESERVED]
+    body = [(k, TITLES.get(k, k), RENDERERS[k](metrics[k], figs) if k in RENDERERS else generic(metrics[k], figs, k))
+            for k in keys]
+    summary = table(summary_rows(metrics, keys), ["section", "metric", "value"])
+    sections = [("summary", "Summary", summary), *body]
+    other = figs.rest()
+    if other:
+        sections.append(("other-figures", "Other figures", other))
+    timing = _timing(metrics, run_dir)
+    if timing:
+        sections.append(("timing", "Stage timings", _timing_section(timing)))
+    sections.append(("missing", "Missing", _missing_section(list(metrics.get("missing") or []))))
+    return page(f"iin report: {run_dir.name}", f"run directory {run_dir}", sections)
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """Write run_dir/report.html (via a temp file and rename) from its metrics.json and figures; returns its path."""
+    run_dir = Path(run_dir)
+    source = run_dir / "metrics.json"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist; evaluate the run first: python evaluate.py run_dir={run_dir}")
+    html = render_report(json.loads(source.read_text()), run_dir)
+    target = run_dir / "report.html"
+    tmp = target.with_name("report.html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, target)
+    return target
