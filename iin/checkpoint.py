@@ -23,7 +23,7 @@ def save_checkpoint(path: str | Path, **content: Any) -> Path:
     """Write `content` (state dicts, configs, metrics) to `path` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")  # per process: DDP ranks may save at once
     torch.save({k: plain(v) for k, v in content.items()}, tmp)
     os.replace(tmp, path)
     return path

@@ -16,7 +16,7 @@ table{border-collapse:collapse;margin:.5em 0 1em;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.2em .6em;text-align:left;vertical-align:top}
 th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
-figure img{max-width:100%;image-rendering:pixelated;border:1px solid #ddd}
+figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.8em;color:#555}.note{background:#fff8e0;border-left:4px solid #e0b000;padding:.4em .8em}
 nav a{margin-right:1em}.missing li{color:#a00}
 """

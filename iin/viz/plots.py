@@ -21,7 +21,8 @@ def bar_chart(values: Mapping[str, float] | Mapping[str, Mapping[str, float]], p
         ax.bar([i + (j - (len(series) - 1) / 2) * width for i in range(len(groups))], heights, width,
                yerr=errs, label=name or None)
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups, rotation=30 if len(groups) > 6 else 0, ha="right" if len(groups) > 6 else "center")
+    tilt = len(groups) > 6 or max((len(str(g)) for g in groups), default=0) > 10  # long labels would overlap
+    ax.set_xticklabels(groups, rotation=30 if tilt else 0, ha="right" if tilt else "center")
     if log:
         ax.set_yscale("log")
     _decorate(ax, title, ylabel, legend=nested)
