@@ -11,8 +11,10 @@ from typing import Callable
 import torch
 
 from ..run import Run
-from .context import EvalContext
+from .context import EvalContext, MissingStage
+from .attack import attack_metrics
 from .foundation import autoencoder_metrics, classifier_metrics, oracle_metrics
+from .invariances import invariance_metrics
 from .frechet import GENERATORS, frechet_metrics
 
 log = logging.getLogger("iin")
@@ -22,6 +24,8 @@ SECTIONS: list[tuple[str, tuple[str, ...], Callable[[EvalContext], dict]]] = [
     ("classifier", ("classifier",), classifier_metrics),
     ("oracle", ("oracle",), oracle_metrics),
     ("autoencoder", ("autoencoder",), autoencoder_metrics),
+    ("invariances", ("classifier", "oracle", "autoencoder"), invariance_metrics),
+    ("attack", ("classifier", "autoencoder"), attack_metrics),
     ("frechet", ("oracle", "autoencoder"), frechet_metrics),
 ]
 
@@ -56,7 +60,11 @@ def _compute(run: Run, ctx: EvalContext) -> dict:
             log.warning("evaluate: section %s skipped, stage(s) %s not trained in %s", key, absent, run.root)
             continue
         torch.manual_seed(int(ctx.option("seed", 0)))
-        metrics[key] = section(ctx)
+        try:
+            metrics[key] = section(ctx)
+        except MissingStage as err:
+            metrics["missing"].append({"section": key, "needs": [str(err)]})
+            log.warning("evaluate: section %s skipped: %s", key, err)
     metrics["timing"] = {k: v for k, v in run.timings().items()}
     return metrics
 

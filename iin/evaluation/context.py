@@ -12,6 +12,10 @@ from ..data import FactorDataset, build_dataset, palette
 from ..run import Run
 
 
+class MissingStage(LookupError):
+    """A section cannot run because a stage it needs is not trained; evaluate reports it as missing."""
+
+
 class EvalContext:
     """A run's config, test split and trained networks; `options` is the `eval` config group."""
 
@@ -37,6 +41,11 @@ class EvalContext:
     @cached_property
     def train(self) -> FactorDataset:
         return build_dataset(self.cfg.data.name, "train", **dict(self.cfg.data.get("options") or {}))
+
+    def subset(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """A seeded random subset of n test images and labels (the split itself is sorted by class)."""
+        idx = torch.randperm(len(self.test), generator=torch.Generator().manual_seed(int(self.option("seed", 0))))[:n]
+        return self.test.images[idx], self.test.labels[idx]
 
     @cached_property
     def palette(self) -> torch.Tensor | None:

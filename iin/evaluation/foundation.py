@@ -21,7 +21,7 @@ def autoencoder_metrics(ctx: EvalContext) -> dict:
     x = ctx.test.images
     recon = torch.cat([ctx.autoencoder(chunk) for chunk in x.split(500)])
     out = {"recon_mse": ((recon - x) ** 2).mean().item()}
-    if ctx.has_oracle and ctx.palette is not None:
+    if ctx.has_oracle:
         before, after = readouts(x, ctx.oracle, ctx.palette), readouts(recon, ctx.oracle, ctx.palette)
         out["preservation"] = {f: (before[f] == after[f]).float().mean().item() for f in before}
     return out

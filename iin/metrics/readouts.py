@@ -22,6 +22,9 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> to
     return torch.cat([model(chunk).argmax(1) for chunk in images.split(batch_size)])
 
 
-def readouts(images: torch.Tensor, oracle: nn.Module, palette: torch.Tensor) -> dict[str, torch.Tensor]:
-    """{'digit': oracle prediction, 'color': analytic colour index} for each image."""
-    return {"digit": predict(oracle, images), "color": color_readout(images, palette)}
+def readouts(images: torch.Tensor, oracle: nn.Module, palette: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """{'digit': oracle prediction, 'color': analytic colour index (when a palette is known)} per image."""
+    out = {"digit": predict(oracle, images)}
+    if palette is not None:
+        out["color"] = color_readout(images, palette)
+    return out

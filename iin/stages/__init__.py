@@ -3,11 +3,15 @@ from typing import Callable
 
 from .autoencoder import train_autoencoder
 from .classifier import train_classifier, train_oracle
+from .concepts import train_concepts
+from .invariances import train_invariances
 
 STAGES: dict[str, Callable] = {
     "classifier": train_classifier,
     "oracle": train_oracle,
     "autoencoder": train_autoencoder,
+    "invariances": train_invariances,
+    "concepts": train_concepts,
 }
 
 __all__ = ["STAGES"]

@@ -1,0 +1,65 @@
+"""Condition embedders: map a layer's features z = Phi_l(x) to the vector that conditions every coupling."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Standardize(nn.Module):
+    """(x - mean) / std with per-feature (or per-channel) statistics stored as buffers."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        stat_shape = (shape[0], 1, 1) if len(shape) == 3 else shape
+        self.register_buffer("mean", torch.zeros(stat_shape))
+        self.register_buffer("std", torch.ones(stat_shape))
+
+    @torch.no_grad()
+    def fit(self, z: torch.Tensor) -> None:
+        """Set the statistics from a sample of features (N, *shape)."""
+        dims = (0, 2, 3) if z.ndim == 4 else (0,)
+        self.mean.copy_(z.mean(dims, keepdim=True)[0])
+        self.std.copy_(z.std(dims, keepdim=True)[0].clamp_min(1e-4))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (z - self.mean) / self.std
+
+
+class DenseEmbedder(nn.Module):
+    """Flat features (B, D) -> (B, out_dim)."""
+
+    def __init__(self, in_dim: int, out_dim: int, width: int = 256):
+        super().__init__()
+        self.norm = Standardize((in_dim,))
+        self.net = nn.Sequential(nn.Linear(in_dim, width), nn.LeakyReLU(0.1), nn.Linear(width, width),
+                                 nn.LeakyReLU(0.1), nn.Linear(width, out_dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.norm(z))
+
+
+class ConvEmbedder(nn.Module):
+    """Spatial features (B, C, H, W) -> stride-2 convolutions down to <= 4x4 -> (B, out_dim)."""
+
+    def __init__(self, shape: tuple[int, int, int], out_dim: int, width: int = 64):
+        super().__init__()
+        c, h, _ = shape
+        self.norm = Standardize(shape)
+        layers: list[nn.Module] = []
+        while h > 4:
+            layers += [nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.1)]
+            c, h = width, h // 2
+        layers += [nn.Conv2d(c, width, 3, padding=1), nn.LeakyReLU(0.1)]
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * h * h, out_dim))  # (B, w, h, h) -> (B, w*h*h)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.norm(z))
+
+
+def make_embedder(shape: tuple[int, ...], out_dim: int, width: int) -> nn.Module:
+    """DenseEmbedder for flat features (D,), ConvEmbedder for spatial ones (C, H, W)."""
+    if len(shape) == 1:
+        return DenseEmbedder(shape[0], out_dim, width)
+    if len(shape) == 3:
+        return ConvEmbedder(tuple(shape), out_dim, min(width, 128))
+    raise ValueError(f"features must be flat (D,) or spatial (C, H, W); got shape {tuple(shape)}")

@@ -1,0 +1,64 @@
+"""Stage `concepts`: a DisentanglingINN per target (autoencoder latent or model layer), trained on pairs."""
+from __future__ import annotations
+
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+
+from ..checkpoint import plain
+from ..concepts import AUTOENCODER, PairBatches, SingleBatches, TargetCodes, estimate_factor_dims
+from ..data import PairSampler
+from ..features import FeatureCache
+from ..flows import RESIDUAL, DisentanglingINN
+from ..lit import ConceptModule
+from ..run import Run
+from .common import fit, seed, should_skip
+from .invariances import train_dataset
+
+
+def stage_name(target: str, unsupervised: bool = False) -> str:
+    return f"concepts/{target}" + ("@unsupervised" if unsupervised else "")
+
+
+def build_dinn(build: dict) -> DisentanglingINN:
+    return DisentanglingINN(**build)
+
+
+def target_codes(cfg: DictConfig, run: Run, target: str, split: str, dataset) -> TargetCodes:
+    layers = [] if target == AUTOENCODER else [target]
+    cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get(split, layers, dataset)
+    return TargetCodes(cached, target)
+
+
+def _factor_dims(section: DictConfig, codes: TargetCodes, sampler: PairSampler) -> tuple[dict, dict]:
+    given = (section.get("factor_dims") or {}).get(codes.target)
+    if given:
+        return dict(given), {}
+    est = section.estimate
+    return estimate_factor_dims(codes.mean, sampler, est.residual_score, est.temperature, est.pairs)
+
+
+def _train_one(cfg: DictConfig, run: Run, codes: TargetCodes, sampler: PairSampler, unsupervised: bool) -> None:
+    section = cfg.concepts
+    name = stage_name(codes.target, unsupervised)
+    seed(section.seed)
+    dims, scores = ({RESIDUAL: codes.dim}, {}) if unsupervised else _factor_dims(section, codes, sampler)
+    build = {"dim": codes.dim, "factor_dims": dims, **plain(section.flow)}
+    dinn = build_dinn(build)
+    dinn.norm.fit(codes.mean)
+    source = (SingleBatches if unsupervised else PairBatches)(codes, sampler, section.batch_size, section.seed)
+    loader = DataLoader(source, batch_size=None)  # the source yields whole batches
+    module = ConceptModule(dinn, rho=section.rho, symmetric=section.symmetric, lr=section.lr, noise=section.noise)
+    fit(cfg, run, name, module, max_steps=section.steps, val=False, train_dataloaders=loader)
+    run.save_module(name, dinn, build=build, target=codes.target, factor_scores=scores, factors=list(section.factors))
+
+
+def train_concepts(cfg: DictConfig, run: Run) -> None:
+    section = cfg.concepts
+    jobs = [(t, False) for t in section.targets] + [(t, True) for t in section.get("unsupervised", [])]
+    jobs = [(t, u) for t, u in jobs if not should_skip(cfg, run, stage_name(t, u))]
+    if not jobs:
+        return
+    dataset = train_dataset(cfg)
+    sampler = PairSampler(dataset.factors, list(section.factors), seed=section.seed)
+    for target, unsupervised in jobs:
+        _train_one(cfg, run, target_codes(cfg, run, target, "train", dataset), sampler, unsupervised)

@@ -1,0 +1,52 @@
+"""Stage `invariances`: one InvarianceCINN per entry of `invariance.layers`, trained on cached features."""
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from ..batches import CachedBatches, RecomputeBatches, batch_loader
+from ..checkpoint import plain
+from ..data import build_dataset
+from ..features import FeatureCache, Representation
+from ..flows import InvarianceCINN
+from ..lit import InvarianceModule
+from ..run import Run
+from .common import fit, seed, should_skip
+
+
+def stage_name(layer: str) -> str:
+    return f"invariances/{layer}"
+
+
+def train_dataset(cfg: DictConfig):
+    return build_dataset(cfg.data.name, "train", **dict(cfg.data.get("options") or {}))
+
+
+def _batches(cfg: DictConfig, run: Run, layer: str, dataset, cached: dict):
+    if cfg.invariance.mode == "cached":
+        return CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached[layer])
+    if cfg.invariance.mode == "recompute":
+        rep = Representation(run.classifier(), layer, cfg.data.num_classes)
+        return RecomputeBatches(dataset.images, dataset.labels, rep, run.autoencoder())
+    raise ValueError(f"invariance.mode must be 'cached' or 'recompute', got {cfg.invariance.mode!r}")
+
+
+def build_cinn(build: dict) -> InvarianceCINN:
+    return InvarianceCINN(**build)
+
+
+def train_invariances(cfg: DictConfig, run: Run) -> None:
+    section = cfg.invariance
+    layers = [l for l in section.layers if not should_skip(cfg, run, stage_name(l))]
+    if not layers:
+        return
+    dataset = train_dataset(cfg)
+    cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", layers, dataset)
+    for layer in layers:
+        seed(section.seed)
+        build = {"z_dim": cached["mean"].shape[1], "cond_shape": list(cached[layer].shape[1:]), **plain(section.flow)}
+        cinn = build_cinn(build)
+        cinn.embedder.norm.fit(cached[layer])
+        loader = batch_loader(_batches(cfg, run, layer, dataset, cached), section.batch_size, section.seed)
+        fit(cfg, run, stage_name(layer), InvarianceModule(cinn, lr=section.lr), max_steps=section.steps,
+            val=False, train_dataloaders=loader)
+        run.save_module(stage_name(layer), cinn, build=build, layer=layer)
