@@ -1,0 +1,123 @@
+"""report.html from metrics and figures; evaluate.py end to end: missing stages, corrupt checkpoints, determinism."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import make_config
+from iin.checkpoint import CheckpointError
+from iin.cli import evaluate
+from iin.report import build_report
+from iin.viz import bar_chart, save_grid
+
+FAST_EVAL = ["eval.frechet_samples=200"]
+
+
+def copy_run(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> Path:
+    """A run directory's config, checkpoints, timings and evaluation outputs, without `skip` stages."""
+    dst.mkdir(parents=True)
+    for path in src.iterdir():
+        if path.is_file() and path.stem not in skip and path.suffix in (".yaml", ".pt", ".json", ".html"):
+            shutil.copy2(path, dst / path.name)
+    if (src / "figures").is_dir():
+        shutil.copytree(src / "figures", dst / "figures")
+    return dst
+
+
+def run_evaluate(run_dir: Path) -> dict:
+    return evaluate(make_config([f"run_dir={run_dir}", *FAST_EVAL], name="evaluate"))
+
+
+@pytest.fixture(scope="module")
+def evaluated(smoke_run, tmp_path_factory) -> Path:
+    """A copy of the smoke run, evaluated once (metrics.json, figures, report.html)."""
+    run_dir = copy_run(smoke_run.root, tmp_path_factory.mktemp("evaluated") / "smoke")
+    run_evaluate(run_dir)
+    return run_dir
+
+
+SYNTHETIC = {
+    "classifier": {"test_accuracy": 0.98}, "oracle": {"digit_accuracy": 0.99},
+    "autoencoder": {"recon_mse": 0.01, "preservation": {"digit": 0.9, "color": 1.0}},
+    "invariances": {"block2": {"reencode_cosine": 0.8, "invariance": {"color": 0.1}},
+                    "@image": {"reencode_cosine": 0.97}, "@label": {"reencode_cosine": 0.4}},
+    "attack": {"success_rate": 0.5}, "concepts": {"penultimate": {"swap": {"color": {"accuracy": 0.9}}}},
+    "frechet": {"noise": 30.0, "train": 0.1, "note": "no Inception here"},
+    "attribution": {"rise": {"deletion": 0.2, "insertion": 0.7, "seconds_per_image": 0.5}, "notes": "a note"},
+    "zhang": {"filter_entropy": 1.5}, "brand_new": {"<script>alert(1)</script>": 1},
+    "missing": [{"section": "later", "needs": ["stage_x"]}], "timing": {"classifier": 3.0},
+}
+
+
+@pytest.fixture()
+def synthetic_run(tmp_path) -> Path:
+    """A run directory with hand-written metrics of every section and one figure per section (plus an unknown one)."""
+    (tmp_path / "metrics.json").write_text(json.dumps(SYNTHETIC))
+    g = torch.Generator().manual_seed(0)
+    for stem in ("invariances_block2", "invariances_profile", "attack_grid", "concepts_penultimate_swap",
+                 "attribution_rise", "zhang_filters", "mystery"):
+        save_grid(torch.rand(4, 3, 8, 8, generator=g), tmp_path / "figures" / f"{stem}.png", nrow=2)
+    bar_chart({"noise": 30.0, "train": 0.1}, tmp_path / "figures" / "frechet.png")
+    return tmp_path
+
+
+def test_report_has_every_section_embedded_and_escaped(synthetic_run):
+    html = build_report(synthetic_run).read_text()
+    for title in ("Summary", "Classifier", "Invariances", "Attack analysis", "Concepts", "Frechet distance",
+                  "Attribution baselines", "Zhang", "brand_new", "Other figures", "Stage timings", "Missing"):
+        assert f"<h2>{title}" in html, title
+    assert html.count('src="data:image/png;base64,') == 8 and "src=\"figures/" not in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "stage_x" in html and "a note" in html and "no Inception here" in html
+    assert html.index("<h2>Invariances") < html.index("invariances_block2") < html.index("<h2>Attack")
+    assert "http://" not in html and "https://" not in html  # nothing external
+
+
+def test_report_leaves_out_absent_sections(synthetic_run):
+    metrics = {k: v for k, v in SYNTHETIC.items() if k in ("classifier", "missing")}
+    (synthetic_run / "metrics.json").write_text(json.dumps(metrics))
+    shutil.rmtree(synthetic_run / "figures")
+    html = build_report(synthetic_run).read_text()
+    assert "<h2>Classifier" in html and "<h2>Invariances" not in html and "<h2>Frechet" not in html
+
+
+def test_evaluate_writes_metrics_figures_and_report(evaluated):
+    metrics = json.loads((evaluated / "metrics.json").read_text())
+    html = (evaluated / "report.html").read_text()
+    for key in [k for k in metrics if k not in ("missing", "timing")]:
+        assert f'<section id="{key}">' in html, key
+    assert (evaluated / "figures" / "frechet.png").is_file() and not (evaluated / "figures.staging").exists()
+
+
+def test_evaluate_twice_gives_identical_metrics(evaluated):
+    """Determinism: timing comes from training (timing.json); attribution's seconds_per_image is exempt."""
+    first = json.loads((evaluated / "metrics.json").read_text())
+    second = run_evaluate(evaluated)
+    for metrics in (first, second):
+        for method in (metrics.get("attribution") or {}).values():
+            if isinstance(method, dict):
+                method.pop("seconds_per_image", None)
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_missing_stage_is_reported_and_the_rest_written(smoke_run, tmp_path):
+    run_dir = copy_run(smoke_run.root, tmp_path / "smoke", skip=("autoencoder",))
+    metrics = run_evaluate(run_dir)
+    missing = {m["section"] for m in metrics["missing"]}
+    assert {"autoencoder", "frechet"} <= missing and "classifier" in metrics
+    assert (run_dir / "metrics.json").is_file() and "frechet" in (run_dir / "report.html").read_text().lower()
+
+
+def test_corrupt_checkpoint_names_file_and_touches_nothing(evaluated, tmp_path):
+    run_dir = copy_run(evaluated, tmp_path / "smoke")
+    (run_dir / "oracle.pt").write_bytes(b"not a checkpoint")
+    before = {p: p.read_bytes() for p in (run_dir / "metrics.json", run_dir / "report.html")}
+    figures = sorted((run_dir / "figures").iterdir())
+    with pytest.raises(CheckpointError, match="oracle.pt"):
+        run_evaluate(run_dir)
+    assert all(p.read_bytes() == data for p, data in before.items())
+    assert sorted((run_dir / "figures").iterdir()) == figures and not (run_dir / "figures.staging").exists()
