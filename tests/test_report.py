@@ -121,3 +121,47 @@ def test_corrupt_checkpoint_names_file_and_touches_nothing(evaluated, tmp_path):
         run_evaluate(run_dir)
     assert all(p.read_bytes() == data for p, data in before.items())
     assert sorted((run_dir / "figures").iterdir()) == figures and not (run_dir / "figures.staging").exists()
+
+
+# --- a real browser ----------------------------------------------------------------------------------
+PROBE = """<script>window.__errors=[];var _e=console.error;console.error=function(){
+window.__errors.push([].join.call(arguments,' '));_e.apply(console,arguments)};
+window.addEventListener('error',function(ev){window.__errors.push('error: '+(ev.message||
+(ev.target&&ev.target.outerHTML||'').slice(0,80)))},true);
+window.addEventListener('load',function(){var p=document.createElement('pre');p.id='iin-check';
+p.textContent=JSON.stringify({images:[].map.call(document.images,function(i){return [i.alt,i.naturalWidth]}),
+errors:window.__errors});document.body.appendChild(p)});</script>"""
+
+
+def open_in_chromium(html_path: Path, profile: Path) -> tuple[dict, str]:
+    """Load a page with a probe in headless Chromium: ({images: [[alt, naturalWidth]], errors}, stderr)."""
+    import re
+    import subprocess
+
+    probed = html_path.with_name("probed.html")
+    probed.write_text(html_path.read_text().replace("<head>", "<head>" + PROBE, 1))
+    cmd = [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+           "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    found = re.search(r'<pre id="iin-check">(.*?)</pre>', done.stdout, re.S)
+    assert found, f"the probe did not run; chromium stderr: {done.stderr[-2000:]}"
+    import html as html_lib
+
+    return json.loads(html_lib.unescape(found.group(1))), done.stderr
+
+
+def test_report_in_headless_chromium(synthetic_run, tmp_path):
+    """Every <img> decodes (naturalWidth > 0) and the console stays clean; a broken page is caught."""
+    if shutil.which("chromium") is None:
+        print("SKIP reason: no `chromium` on PATH (Debian/Ubuntu: apt-get install -y chromium)")
+        pytest.skip("no chromium binary on PATH; install it with: apt-get install -y chromium")
+    report = build_report(synthetic_run)
+    result, stderr = open_in_chromium(report, tmp_path / "profile")
+    assert len(result["images"]) == 8 and all(width > 0 for _, width in result["images"]), result["images"]
+    assert result["errors"] == [] and ":CONSOLE" not in stderr, (result["errors"], stderr[-2000:])
+    broken = tmp_path / "broken.html"  # the check itself must be able to fail
+    broken.write_text(report.read_text().replace("</body>", '<img src="nowhere.png" alt="x"><script>'
+                                                             'console.error("boom")</script></body>'))
+    bad, bad_stderr = open_in_chromium(broken, tmp_path / "profile")
+    assert ["x", 0] in bad["images"] and "boom" in bad["errors"] and ":CONSOLE" in bad_stderr
