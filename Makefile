@@ -19,6 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) train.py experiment=$(EXPERIMENT)
 	$(PY) evaluate.py run_dir=outputs/$(EXPERIMENT)
+	@echo "report: $(CURDIR)/outputs/$(EXPERIMENT)/report.html"
 
 test: $(STAMP)
 	$(PY) -m pytest -q
