@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 from .colormnist import colormnist
 from .folders import TorchvisionDataset, imagefolder
 from .mnist5k import mnist5k
+from .parts import parts
 from .shapes import shapes
 from .tensor_dataset import FactorDataset
 
@@ -23,6 +24,7 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "mnist5k": _mnist5k,
     "colormnist": colormnist,
     "shapes": shapes,
+    "parts": parts,
     "imagefolder": imagefolder,
     "torchvision": TorchvisionDataset,
 }

@@ -3,6 +3,7 @@ from typing import Callable
 
 from .autoencoder import train_autoencoder
 from .classifier import train_classifier, train_oracle
+from .zhang import train_zhang
 from .concepts import train_concepts
 from .invariances import train_invariances
 
@@ -10,6 +11,7 @@ STAGES: dict[str, Callable] = {
     "classifier": train_classifier,
     "oracle": train_oracle,
     "autoencoder": train_autoencoder,
+    "zhang": train_zhang,
     "invariances": train_invariances,
     "concepts": train_concepts,
 }
