@@ -4,14 +4,34 @@ Every method takes images (B, C, H, W) in [0, 1] and returns images in [0, 1].
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from .features import CALIBRATION, Representation, check_finite
+from .backbones import UnknownLayerError, resolve_layer
+from .concepts import AUTOENCODER
+from .features import Representation, check_finite
 from .run import Run
+
+
+@dataclass
+class Edit:
+    """Edited images in [0, 1] and, for a model-layer target, the model's logits Psi_l(z*) (else on the images)."""
+
+    images: torch.Tensor | None
+    logits: torch.Tensor
+
+
+def forward_from(model: nn.Module, layer: str, x: torch.Tensor, z_star: torch.Tensor) -> torch.Tensor:
+    """Psi_l(z*): the model's output when layer l's output is replaced by z* (hook removed in finally)."""
+    handle = resolve_layer(model, layer).register_forward_hook(lambda _m, _i, out: z_star.view_as(out))
+    try:
+        return model(x)
+    finally:
+        handle.remove()
 
 
 class Interpreter:
@@ -43,7 +63,7 @@ class Interpreter:
     def cinn(self, layer: str) -> nn.Module:
         if layer not in self._cinns:
             if layer not in self.layers:
-                raise KeyError(f"no invariance cINN for layer {layer!r} in {self.run.root}; trained layers: {self.layers}")
+                raise UnknownLayerError(f"no invariance cINN for layer {layer!r} in {self.run.root}; trained layers: {self.layers}")
             from .stages.invariances import build_cinn
 
             self._cinns[layer] = self.run.load_module(f"invariances/{layer}", build_cinn)
@@ -98,3 +118,97 @@ class Interpreter:
         if len(x_repr) != len(x_inv):
             raise ValueError(f"mix needs as many representation images as invariance images, got {len(x_repr)} and {len(x_inv)}")
         return self.decode(self.representation(x_repr, layer), layer, self.invariances(x_inv, layer))
+
+    # concepts ------------------------------------------------------------------------------------
+    @property
+    def targets(self) -> list[str]:
+        """Targets whose DisentanglingINN is trained in this run."""
+        return [t for t in self.cfg.get("concepts", {}).get("targets", []) if self.run.has(f"concepts/{t}")]
+
+    def dinn(self, target: str) -> nn.Module:
+        key = f"concepts/{target}"
+        if key not in self._cinns:
+            trained = self.targets + [f"{t}@unsupervised" for t in self.cfg.get("concepts", {}).get("unsupervised", [])
+                                      if self.run.has(f"concepts/{t}@unsupervised")]
+            if target not in trained:
+                raise ValueError(f"no concept INN for target {target!r} in {self.run.root}; trained targets: {trained}")
+            from .stages.concepts import build_dinn
+
+            self._cinns[key] = self.run.load_module(key, build_dinn)
+        return self._cinns[key]
+
+    @torch.no_grad()
+    def codes(self, x: torch.Tensor, target: str) -> torch.Tensor:
+        """The flat representation T works on: zbar = mean of E(x), or Phi_l(x) flattened."""
+        base = target.removesuffix("@unsupervised")
+        if base == AUTOENCODER:
+            return self.autoencoder.encode(self.check_images(x)).mean
+        return self.representation(x, base).flatten(1)  # (B, C, H, W) -> (B, C*H*W)
+
+    @torch.no_grad()
+    def factors(self, x: torch.Tensor, target: str) -> dict[str, torch.Tensor]:
+        """{factor: zt_factor} of T(z)."""
+        dinn = self.dinn(target)
+        return dinn.split(dinn(self.codes(x, target), jac=False)[0])
+
+    def _check_factor(self, target: str, factor: str) -> None:
+        if factor not in self.dinn(target).factors:
+            raise ValueError(f"target {target!r} has no factor {factor!r}; factors: {self.dinn(target).factors}")
+
+    @torch.no_grad()
+    def render(self, x: torch.Tensor, parts: dict[str, torch.Tensor], target: str) -> Edit:
+        """z* = T^-1(parts); images D(z*) or D(tau^-1(v(x) | z*)), and the model's logits."""
+        dinn = self.dinn(target)
+        z_star = dinn(dinn.merge(parts), rev=True, jac=False)[0]
+        base = target.removesuffix("@unsupervised")
+        if base == AUTOENCODER:
+            images = self.autoencoder.decode(z_star)
+            return Edit(images, self.classifier(images))
+        logits = forward_from(self.classifier, base, x, z_star)
+        images = self.decode(z_star, base, self.invariances(x, base)) if base in self.layers else None
+        return Edit(images, logits)
+
+    def _edited(self, x: torch.Tensor, target: str, factor: str, values: torch.Tensor) -> Edit:
+        """Replace `factor` of x's code by values (B*n, d) (n per image, in order) and render."""
+        self._check_factor(target, factor)
+        n = len(values) // len(x)
+        x_rep = x.repeat_interleave(n, 0)  # (B, ...) -> (B*n, ...)
+        parts = {k: v.repeat_interleave(n, 0) for k, v in self.factors(x, target).items()}
+        parts[factor] = values
+        return self.render(x_rep, parts, target)
+
+    def swap(self, x: torch.Tensor, y: torch.Tensor, factor: str, target: str = AUTOENCODER) -> Edit:
+        """x with factor `factor` transplanted from y."""
+        self._check_factor(target, factor)
+        return self._edited(x, target, factor, self.factors(y, target)[factor])
+
+    def interpolate(self, x: torch.Tensor, y: torch.Tensor, factor: str, steps: int = 8,
+                    target: str = AUTOENCODER) -> Edit:
+        """x with factor moving linearly from x's value to y's in `steps`: images (B*steps, ...) in order."""
+        self._check_factor(target, factor)
+        a, b = self.factors(x, target)[factor], self.factors(y, target)[factor]
+        t = torch.linspace(0, 1, steps)[None, :, None]
+        values = ((1 - t) * a[:, None] + t * b[:, None]).flatten(0, 1)  # (B, steps, d) -> (B*steps, d)
+        return self._edited(x, target, factor, values)
+
+    def resample(self, x: torch.Tensor, factor: str, n: int = 8, target: str = AUTOENCODER, seed: int = 0) -> Edit:
+        """n versions of each x with factor drawn afresh from N(0, I): images (B*n, ...) in order."""
+        self._check_factor(target, factor)
+        d = self.dinn(target).factor_dims[factor]
+        values = torch.randn(len(x) * n, d, generator=torch.Generator().manual_seed(seed))
+        return self._edited(x, target, factor, values)
+
+    def set(self, x: torch.Tensor, factor: str, value: torch.Tensor, target: str = AUTOENCODER) -> Edit:
+        """x with factor set to `value` ((d,) for all images or (B, d))."""
+        self._check_factor(target, factor)
+        return self._edited(x, target, factor, value.expand(len(x), -1) if value.ndim == 1 else value)
+
+    def walk(self, x: torch.Tensor, direction: torch.Tensor, steps: int = 8, scale: float = 2.0,
+             target: str = "penultimate@unsupervised") -> Edit:
+        """Linear walk in the unsupervised IIN's N(0, I) space: zt + t * direction, t in [-scale, scale]."""
+        from .flows import RESIDUAL
+
+        t = torch.linspace(-scale, scale, steps)[None, :, None]
+        zt = self.factors(x, target)[RESIDUAL]
+        values = (zt[:, None] + t * direction[None, None]).flatten(0, 1)  # (B, steps, D) -> (B*steps, D)
+        return self._edited(x, target, RESIDUAL, values)

@@ -1,0 +1,74 @@
+"""Concept metrics per target: factor dimensions, swap accuracy/keep, model response; swap and interpolation figures."""
+from __future__ import annotations
+
+import torch
+
+from ..editing import Interpreter
+from ..metrics import readouts
+from ..viz import bar_chart
+from .context import EvalContext, MissingStage
+
+
+@torch.no_grad()
+def swap_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """swap[f].accuracy: the oracle reads y's f after transplanting f; swap[f].keep: other factors stay x's."""
+    read_x, read_y = readouts(x, ctx.oracle, ctx.palette), readouts(y, ctx.oracle, ctx.palette)
+    out = {}
+    for f in [f for f in interp.dinn(target).factors if f in read_x]:
+        edit = interp.swap(x, y, f, target)
+        if edit.images is None:
+            continue
+        got = readouts(edit.images, ctx.oracle, ctx.palette)
+        others = [g for g in got if g != f]
+        keep = torch.stack([(got[g] == read_x[g]).float() for g in others]).mean() if others else torch.tensor(1.0)
+        out[f] = {"accuracy": (got[f] == read_y[f]).float().mean().item(), "keep": keep.item()}
+    return out
+
+
+@torch.no_grad()
+def model_response(interp: Interpreter, target: str, x: torch.Tensor, n: int = 8) -> dict:
+    """Std of the model's logits when factor f alone is resampled (mean over classes and images)."""
+    out = {}
+    for f in interp.dinn(target).factors:
+        logits = interp.resample(x, f, n, target).logits.view(len(x), n, -1)  # (B*n, K) -> (B, n, K)
+        out[f] = logits.std(1).mean().item()
+    return out
+
+
+def concept_metrics(ctx: EvalContext) -> dict:
+    """`concepts.<target>` for every trained target."""
+    interp = getattr(ctx, "interpreter", None) or Interpreter(ctx.run)
+    if not interp.targets:
+        raise MissingStage("concepts (no target's INN is trained)")
+    x, _ = ctx.subset(int(ctx.option("concept_images", 500)))
+    y = x.roll(1, dims=0)  # every image swaps with another random test image
+    out = {}
+    for target in interp.targets:
+        ckpt = ctx.run.load(f"concepts/{target}")
+        out[target] = {
+            "factor_dims": dict(interp.dinn(target).factor_dims),
+            "factor_scores": ckpt.get("factor_scores", {}),
+            "swap": swap_metrics(ctx, interp, target, x, y),
+            "model_response": model_response(interp, target, x[:100]),
+        }
+        concept_figures(ctx, interp, target, x, out[target])
+    return out
+
+
+@torch.no_grad()
+def concept_figures(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Tensor, metrics: dict) -> None:
+    """Per factor a 6x6 cross-swap grid and interpolation strips; a model-response bar chart."""
+    from torchvision.utils import save_image
+
+    ctx.figures.mkdir(parents=True, exist_ok=True)
+    rows, cols = x[:6], x[6:12]
+    for f in metrics["swap"]:
+        cells = interp.swap(cols.repeat(6, 1, 1, 1), rows.repeat_interleave(6, 0), f, target).images  # row i gives f
+        grid = torch.cat([torch.cat([torch.ones_like(x[:1]), cols]),
+                          torch.cat([torch.cat([r[None], c]) for r, c in zip(rows, cells.split(6))])])
+        save_image(grid, ctx.figures / f"concepts_swap_{target}_{f}.png", nrow=7, padding=1)
+        strip = interp.interpolate(x[:4], x[4:8], f, 8, target).images
+        save_image(strip, ctx.figures / f"concepts_interp_{target}_{f}.png", nrow=8, padding=1)
+    resp = metrics["model_response"]
+    bar_chart(resp, ctx.figures / f"concepts_response_{target}.png",
+              title=f"model response to resampling each factor ({target})", ylabel="std of logits")
