@@ -39,7 +39,7 @@ def _inside(shape: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Te
 def _factor_values(factors: dict[str, torch.Tensor], size: int) -> tuple[torch.Tensor, ...]:
     radius = size * (0.14 + 0.05 * factors["scale"].float())  # pixels
     theta = factors["rotation"].float() * (2 * math.pi / N_ROTATIONS / 3)  # up to 120 degrees
-    margin = radius.max() + 1
+    margin = 1.15 * radius.max() + 1  # square corners reach 0.8 * sqrt(2) radii from the centre
     step = (size - 2 * margin) / (N_POSITIONS - 1)
     return radius, theta, margin + step * factors["x"].float(), margin + step * factors["y"].float()
 

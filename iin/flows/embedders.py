@@ -17,6 +17,7 @@ class Standardize(nn.Module):
     @torch.no_grad()
     def fit(self, z: torch.Tensor) -> None:
         """Set the statistics from a sample of features (N, *shape)."""
+        z = z.flatten(1) if self.mean.ndim == 1 else z  # pooled maps (N, C, 1, 1) -> (N, C)
         dims = (0, 2, 3) if z.ndim == 4 else (0,)
         self.mean.copy_(z.mean(dims, keepdim=True)[0])
         self.std.copy_(z.std(dims, keepdim=True)[0].clamp_min(1e-4))
@@ -35,7 +36,7 @@ class DenseEmbedder(nn.Module):
                                  nn.LeakyReLU(0.1), nn.Linear(width, out_dim))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.norm(z))
+        return self.net(self.norm(z.flatten(1)))  # (B, C, 1, 1) -> (B, C) for pooled maps
 
 
 class ConvEmbedder(nn.Module):
@@ -57,8 +58,8 @@ class ConvEmbedder(nn.Module):
 
 
 def make_embedder(shape: tuple[int, ...], out_dim: int, width: int) -> nn.Module:
-    """DenseEmbedder for flat features (D,), ConvEmbedder for spatial ones (C, H, W)."""
-    if len(shape) == 1:
+    """DenseEmbedder for flat features (D,) or pooled maps (C, 1, 1), ConvEmbedder for spatial ones (C, H, W)."""
+    if len(shape) == 1 or (len(shape) == 3 and shape[1] == shape[2] == 1):
         return DenseEmbedder(shape[0], out_dim, width)
     if len(shape) == 3:
         return ConvEmbedder(tuple(shape), out_dim, min(width, 128))
