@@ -58,7 +58,7 @@ def synthetic_run(tmp_path) -> Path:
     """A run directory with hand-written metrics of every section and one figure per section (plus an unknown one)."""
     (tmp_path / "metrics.json").write_text(json.dumps(SYNTHETIC))
     g = torch.Generator().manual_seed(0)
-    for stem in ("invariances_block2", "invariances_profile", "attack_grid", "concepts_penultimate_swap",
+    for stem in ("invariances_block2", "invariances_profile", "attack_grid", "concepts_swap_penultimate_color",
                  "attribution_rise", "zhang_filters", "mystery"):
         save_grid(torch.rand(4, 3, 8, 8, generator=g), tmp_path / "figures" / f"{stem}.png", nrow=2)
     bar_chart({"noise": 30.0, "train": 0.1}, tmp_path / "figures" / "frechet.png")
@@ -74,6 +74,7 @@ def test_report_has_every_section_embedded_and_escaped(synthetic_run):
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "stage_x" in html and "a note" in html and "no Inception here" in html
     assert html.index("<h2>Invariances") < html.index("invariances_block2") < html.index("<h2>Attack")
+    assert html.index("<h2>Concepts") < html.index("concepts_swap_penultimate_color") < html.index("<h2>Frechet")
     assert "http://" not in html and "https://" not in html  # nothing external
 
 

@@ -27,6 +27,11 @@ class Figures:
         """Every not yet shown figure whose stem starts with `prefix`, in name order."""
         return "".join(self.take(stem) for stem in sorted(self.paths) if stem.startswith(prefix))
 
+    def take_mentioning(self, prefix: str, name: str) -> str:
+        """Figures `<prefix>...` whose stem has `name` as an `_`-separated part (e.g. concepts_swap_<name>_color)."""
+        return "".join(self.take(stem) for stem in sorted(self.paths)
+                       if stem.startswith(prefix) and f"_{name}_" in f"_{stem[len(prefix):]}_")
+
     def rest(self) -> str:
         """Every figure no section has taken."""
         return self.take_prefix("")

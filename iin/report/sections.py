@@ -42,11 +42,11 @@ def invariances(data: Mapping[str, Any], figs: Figures) -> str:
 
 
 def concepts(data: Mapping[str, Any], figs: Figures) -> str:
-    """Per target representation: its metric table and its `concepts_<target>*` figures."""
+    """Per target representation: its metric table and the `concepts_*` figures that name it."""
     parts = []
     for target, metrics in data.items():
         if isinstance(metrics, Mapping):
-            parts.append(f"<h3>{escape(str(target))}</h3>" + nested_table(metrics) + figs.take_prefix(f"concepts_{target}"))
+            parts.append(f"<h3>{escape(str(target))}</h3>" + nested_table(metrics) + figs.take_mentioning("concepts_", target))
     rest = {k: v for k, v in data.items() if not isinstance(v, Mapping)}
     return "".join(parts) + (nested_table(rest) if rest else "") + figs.take_prefix("concepts_")
 
@@ -61,14 +61,16 @@ def frechet(data: Mapping[str, Any], figs: Figures) -> str:
         (nested_table(info) if info else "") + figs.take("frechet") + figs.take_prefix("frechet_")
 
 
-ATTRIBUTION_COLUMNS = ["deletion", "insertion", "pointing_game", "sanity", "seconds_per_image"]
+ATTRIBUTION_COLUMNS = ["deletion", "insertion", "pointing", "sanity", "seconds"]  # column order, by key prefix
 
 
 def attribution(data: Mapping[str, Any], figs: Figures) -> str:
     """One row per method (deletion, insertion, pointing game, sanity, seconds), then notes and figures."""
     methods = {k: flatten(v) for k, v in data.items() if isinstance(v, Mapping) and k != "notes"}
     keys = list(dict.fromkeys(k for m in methods.values() for k in m))
-    columns = [c for c in ATTRIBUTION_COLUMNS if c in keys] + [k for k in keys if k not in ATTRIBUTION_COLUMNS]
+    rank = [next((i for i, c in enumerate(ATTRIBUTION_COLUMNS) if k.startswith(c)), len(ATTRIBUTION_COLUMNS))
+            for k in keys]  # deletion_auc before insertion_auc ... before unknown keys
+    columns = [k for _, k in sorted(zip(rank, keys), key=lambda rk: rk[0])]
     rows = [[name] + [m.get(c, "") for c in columns] for name, m in methods.items()]
     rest = {k: v for k, v in data.items() if k not in methods and k != "notes"}
     return (table(rows, ["method", *columns]) + (nested_table(rest) if rest else "")
@@ -86,7 +88,7 @@ ORDER = ["classifier", "oracle", "autoencoder", "invariances", "attack", "concep
 # Summary: the key numbers per section (glob patterns over flattened metric names); else the first few.
 SUMMARY = {"classifier": ["test_accuracy"], "oracle": ["digit_accuracy"], "autoencoder": ["recon_mse", "preservation/*"],
            "invariances": ["*/prediction_agreement", "*/invariance/*"], "concepts": ["*/swap/*/accuracy"],
-           "frechet": ["noise", "train", "autoencoder_*", "invariances*"], "attribution": ["*/deletion", "*/insertion"],
+           "frechet": ["noise", "train", "autoencoder_*", "invariances*"], "attribution": ["*/deletion*", "*/insertion*"],
            "attack": ["*success*", "*accuracy*"], "zhang": ["*"]}
 
 
