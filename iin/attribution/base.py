@@ -67,9 +67,13 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def last_spatial_layer(model: nn.Module, x: torch.Tensor) -> str:
-    """Name of the last leaf module (in execution order) whose output is a feature map (B, C, h, w)."""
+    """Name of the last leaf module (in execution order) whose output is a feature map (B, C, h, w), h, w > 1."""
     names: list[str] = []
-    handles = [m.register_forward_hook(lambda _m, _i, out, n=n: names.append(n) if out.dim() == 4 else None)
+
+    def spatial(out) -> bool:
+        return isinstance(out, torch.Tensor) and out.dim() == 4 and min(out.shape[-2:]) > 1
+
+    handles = [m.register_forward_hook(lambda _m, _i, out, n=n: names.append(n) if spatial(out) else None)
                for n, m in model.named_modules() if n and not list(m.children())]
     try:
         with torch.no_grad():
