@@ -14,9 +14,11 @@ from ..run import Run
 from .context import EvalContext, MissingStage
 from .attack import attack_metrics
 from .attribution import attribution_metrics
+from .concepts import concept_metrics
 from .foundation import autoencoder_metrics, classifier_metrics, oracle_metrics
 from .invariances import invariance_metrics
 from .frechet import GENERATORS, frechet_metrics
+from .zhang import zhang_metrics
 
 log = logging.getLogger("iin")
 
@@ -28,7 +30,9 @@ SECTIONS: list[tuple[str, tuple[str, ...], Callable[[EvalContext], dict]]] = [
     ("invariances", ("classifier", "oracle", "autoencoder"), invariance_metrics),
     ("attack", ("classifier", "autoencoder"), attack_metrics),
     ("attribution", ("classifier",), attribution_metrics),
+    ("concepts", ("classifier", "oracle", "autoencoder"), concept_metrics),
     ("frechet", ("oracle", "autoencoder"), frechet_metrics),
+    ("zhang", ("zhang",), zhang_metrics),
 ]
 
 
