@@ -53,14 +53,15 @@ def apply_mask(x: torch.Tensor, beta: float = 4.0) -> torch.Tensor:
 
 
 def normalise(x: torch.Tensor, positive: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """x / s_f with s_f the mean peak activation of filter f over its positive images (detached).
+    """x / s_f with s_f = mean over the filter's positive images of sum_ij x(i, j) (detached).
 
-    Keeps tr(x . T) of order tau whatever the scale of the activations, so that the loss neither
-    vanishes (tiny activations: every p(x | T) uniform) nor explodes (huge ones: one-hot softmaxes).
+    Then tr(xhat . T_mu) is tau times a weighted average of the template for a map of average mass:
+    largest (tau) when all of it sits at mu. The loss neither vanishes (tiny activations: every
+    p(x | T) uniform) nor explodes (huge ones: one-hot softmaxes), whatever the activation scale.
     """
-    peaks = x.detach().flatten(2).amax(-1)  # (B, F)
+    mass = x.detach().flatten(2).sum(-1)  # (B, F, H, W) -> (B, F)
     count = positive.sum(0).clamp(min=1)
-    scale = (peaks * positive).sum(0) / count  # (F,)
+    scale = (mass * positive).sum(0) / count  # (F,)
     return x / (scale.clamp(min=eps)[None, :, None, None])
 
 

@@ -46,7 +46,7 @@ def part_interpretability(fmap: torch.Tensor, part_masks: torch.Tensor, quantile
         flat = up.transpose(0, 1).flatten(1)  # (c, N*H*W)
         k = max(1, int(round((1 - quantile) * flat.shape[1])))
         threshold = flat.topk(k, dim=1).values[:, -1]  # (c,)
-        s = (up > threshold[None, :, None, None])[:, :, None]  # (N, c, 1, H, W)
+        s = ((up >= threshold[None, :, None, None]) & (up > 0))[:, :, None]  # (N, c, 1, H, W)
         inter, union = (s & masks).sum((-1, -2)).float(), (s | masks).sum((-1, -2)).float()  # (N, c, P)
         iou = inter / union.clamp(min=1)
         best_p.append((iou > iou_threshold).float().mean(0).amax(-1))
