@@ -8,13 +8,22 @@ from pathlib import Path
 import pytest
 import torch
 
+from omegaconf import open_dict
+
+import iin.evaluation
 from conftest import make_config
 from iin.checkpoint import CheckpointError
 from iin.cli import evaluate
 from iin.report import build_report
 from iin.viz import bar_chart, save_grid
 
-FAST_EVAL = ["eval.frechet_samples=200"]
+# Small sample counts for every section, so that one evaluation of the smoke run takes seconds.
+FAST_EVAL = {"frechet_samples": 200, "invariance_images": 64, "concept_images": 64, "attack_images": 32,
+             "samples": 4, "zhang_shots": 1, "zhang_draws": 2,
+             "attribution": {"n_images": 4, "n_sanity": 1, "n_steps": 8,
+                             "methods": {"RISE": {"n_masks": 100}, "LIME": {"n_samples": 50}}}}
+# attribution takes minutes on 2 cores even when small and has its own tests; the slow test below covers it.
+HEAVY = ("attribution",)
 
 
 def copy_run(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> Path:
@@ -28,8 +37,22 @@ def copy_run(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> Path:
     return dst
 
 
-def run_evaluate(run_dir: Path) -> dict:
-    return evaluate(make_config([f"run_dir={run_dir}", *FAST_EVAL], name="evaluate"))
+def run_evaluate(run_dir: Path, skip: tuple[str, ...] = HEAVY) -> dict:
+    """evaluate.py on run_dir with FAST_EVAL options, leaving out the sections in `skip`."""
+    cfg = make_config([f"run_dir={run_dir}"], name="evaluate")
+    with open_dict(cfg):
+        cfg.eval.merge_with(FAST_EVAL)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(iin.evaluation, "SECTIONS", [s for s in iin.evaluation.SECTIONS if s[0] not in skip])
+        return evaluate(cfg)
+
+
+def without_timings(metrics: dict) -> str:
+    """The metrics as canonical JSON, minus attribution's seconds_per_image (wall time, not deterministic)."""
+    for method in (metrics.get("attribution") or {}).values():
+        if isinstance(method, dict):
+            method.pop("seconds_per_image", None)
+    return json.dumps(metrics, sort_keys=True)
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +120,14 @@ def test_evaluate_writes_metrics_figures_and_report(evaluated):
 def test_evaluate_twice_gives_identical_metrics(evaluated):
     """Determinism: timing comes from training (timing.json); attribution's seconds_per_image is exempt."""
     first = json.loads((evaluated / "metrics.json").read_text())
-    second = run_evaluate(evaluated)
-    for metrics in (first, second):
-        for method in (metrics.get("attribution") or {}).values():
-            if isinstance(method, dict):
-                method.pop("seconds_per_image", None)
-    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert without_timings(first) == without_timings(run_evaluate(evaluated))
+
+
+@pytest.mark.slow
+def test_full_evaluation_with_every_section_is_deterministic(smoke_run, tmp_path):
+    run_dir = copy_run(smoke_run.root, tmp_path / "smoke")
+    first = run_evaluate(run_dir, skip=())
+    assert "attribution" in first and without_timings(first) == without_timings(run_evaluate(run_dir, skip=()))
 
 
 def test_missing_stage_is_reported_and_the_rest_written(smoke_run, tmp_path):

@@ -29,8 +29,8 @@ def _timing_section(timing: Mapping[str, float]) -> str:
 
 
 def _missing_section(missing: list) -> str:
-    items = "".join(f"<li>{escape(str(m.get('section')))}: stage(s) {escape(', '.join(map(str, m.get('needs', []))))} "
-                    f"not trained</li>" if isinstance(m, Mapping) else f"<li>{escape(str(m))}</li>" for m in missing)
+    items = "".join(f"<li>{escape(str(m.get('section')))}: skipped, needs {escape(', '.join(map(str, m.get('needs', []))))}"
+                    f"</li>" if isinstance(m, Mapping) else f"<li>{escape(str(m))}</li>" for m in missing)
     return f'<ul class="missing">{items}</ul>' if items else "<p>Nothing is missing.</p>"
 
 

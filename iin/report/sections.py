@@ -33,8 +33,10 @@ def invariances(data: Mapping[str, Any], figs: Figures) -> str:
     maps = [k for k, v in data.items() if isinstance(v, Mapping)]
     calibrations = [k for k in maps if k.startswith("@")]
     layers = list(data.get("layers") or [k for k in maps if not k.startswith("@")])
-    parts = [f"<h3>layer {layer}</h3>" + figs.take(f"invariances_{layer}") + _layer_table(data, layer, calibrations)
+    parts = [f"<h3>layer {escape(str(layer))}</h3>" + figs.take(f"invariances_{layer}") + _layer_table(data, layer, calibrations)
              for layer in layers if layer in data]
+    parts += [f"<h3>calibration {escape(c)}</h3>" + figs.take(f"invariances_{c}") for c in calibrations
+              if f"invariances_{c}" in figs.paths]
     rest = {k: v for k, v in data.items() if k not in layers and k not in calibrations and k != "layers"}
     profile = figs.take("invariances_profile")
     extra = nested_table(rest) if rest else ""
@@ -92,7 +94,7 @@ SUMMARY = {"classifier": ["test_accuracy"], "oracle": ["digit_accuracy"], "autoe
            "attack": ["*success*", "*accuracy*"], "zhang": ["*"]}
 
 
-def summary_rows(metrics: Mapping[str, Any], keys: list[str], limit: int = 8) -> list[list[Any]]:
+def summary_rows(metrics: Mapping[str, Any], keys: list[str], limit: int = 6) -> list[list[Any]]:
     """(section, metric, value) rows: the section's SUMMARY patterns, or its first scalars."""
     rows: list[list[Any]] = []
     for key in keys:
