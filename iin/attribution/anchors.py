@@ -38,7 +38,7 @@ def lucb_beta(n_arms: int, t: int, delta: float) -> float:
 
 @dataclass
 class Anchor:
-    """An anchor: superpixel ids in the order they were added, its precision, coverage and samples used."""
+    """An anchor: superpixel ids in the order they were added, precision, coverage, samples behind the precision."""
     features: tuple[int, ...]
     precision: float
     coverage: float
@@ -86,11 +86,13 @@ class Anchors(Attribution):
 
     def __init__(self, model: nn.Module, layer=None, n_segments: int = 16, threshold: float = 0.95,
                  delta: float = 0.1, epsilon: float = 0.1, beam_size: int = 2, batch_size: int = 32,
-                 max_anchor_size: int = 8, max_samples: int = 3000, coverage_samples: int = 2000,
+                 max_anchor_size: int = 8, max_samples: int = 3000, round_samples: int = 600,
+                 coverage_samples: int = 2000,
                  baseline: float = 0.0, seed: int = 0):
         super().__init__(model, layer)
         self.n_segments, self.threshold, self.delta, self.epsilon = n_segments, threshold, delta, epsilon
         self.beam_size, self.batch_size, self.max_anchor_size = beam_size, batch_size, max_anchor_size
+        self.round_samples = round_samples  # samples per beam round (KL-LUCB stops early when bounds separate)
         self.max_samples, self.coverage_samples, self.baseline, self.seed = (max_samples, coverage_samples,
                                                                              baseline, seed)
 
@@ -102,6 +104,7 @@ class Anchors(Attribution):
 
     def lucb(self, arms: _Arms, cands: list[tuple[int, ...]], top_n: int) -> list[int]:
         """Indices of the top_n candidates by precision, KL-LUCB until the bounds separate (or the budget ends)."""
+        budget = min(self.max_samples, arms.total() + self.round_samples)
         for c in cands:
             if frozenset(c) not in arms.stats:
                 arms.pull(c, self.batch_size)
@@ -112,7 +115,7 @@ class Anchors(Attribution):
             if len(rest) == 0:
                 return best.tolist()
             ut, lt = rest[np.argmax(upper[rest])], best[np.argmin(lower[best])]
-            if upper[ut] - lower[lt] <= self.epsilon or arms.total() >= self.max_samples:
+            if upper[ut] - lower[lt] <= self.epsilon or arms.total() >= budget:
                 return best.tolist()
             arms.pull(cands[ut], self.batch_size)
             arms.pull(cands[lt], self.batch_size)
@@ -124,7 +127,8 @@ class Anchors(Attribution):
             mean, lower, upper = (float(v[0]) for v in self._bounds(arms, [anchor], t))
             undecided = (lower < self.threshold - self.epsilon) if mean >= self.threshold else \
                 (upper >= self.threshold + self.epsilon)
-            if not undecided or arms.total() >= self.max_samples:
+            if not undecided or arms.stats[frozenset(anchor)][0] >= self.round_samples \
+                    or arms.total() >= self.max_samples:
                 return mean >= self.threshold and lower > self.threshold - self.epsilon
             arms.pull(anchor, self.batch_size)
         return False
@@ -146,7 +150,7 @@ class Anchors(Attribution):
             if valid or arms.total() >= self.max_samples:
                 break
         best = max(valid, key=arms.coverage) if valid else max(beam, key=arms.mean)
-        return Anchor(best, arms.mean(best), arms.coverage(best), arms.total())
+        return Anchor(best, arms.mean(best), arms.coverage(best), arms.stats[frozenset(best)][0])
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         maps = []

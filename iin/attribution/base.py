@@ -61,6 +61,28 @@ def forward_hook(module: nn.Module, fn: Callable) -> Iterator[None]:
         handle.remove()
 
 
+class _Stop(Exception):
+    """Raised by a hook to skip the rest of the forward pass once the tapped layer has fired."""
+
+
+def layer_output(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Output of `layer` for input x; the forward stops there and the hook is removed in finally."""
+    store: dict[str, torch.Tensor] = {}
+
+    def keep(_module, _inputs, output):
+        store["A"] = output
+        raise _Stop
+
+    with forward_hook(layer, keep):
+        try:
+            model(x)
+        except _Stop:
+            pass
+    if "A" not in store:
+        raise RuntimeError(f"layer {type(layer).__name__} was not called during the forward pass")
+    return store["A"]
+
+
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Bilinear resize of (B, 1, h, w) maps to the input resolution."""
     return maps if maps.shape[-2:] == size else F.interpolate(maps, size=size, mode="bilinear", align_corners=False)

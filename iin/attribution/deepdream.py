@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import Attribution, as_target, check_input, check_target, forward_hook
+from .base import Attribution, as_target, check_input, check_target, layer_output
 
 
 class DeepDream(Attribution):
@@ -22,10 +22,8 @@ class DeepDream(Attribution):
         self.step_size, self.jitter, self.seed = step_size, jitter, seed
 
     def objective(self, x: torch.Tensor, channel: torch.Tensor | None) -> torch.Tensor:
-        store: dict[str, torch.Tensor] = {}
-        with forward_hook(self.layer(x), lambda _m, _i, out: store.__setitem__("A", out)):
-            self.model(x)
-        a = store["A"].flatten(2) if store["A"].dim() > 2 else store["A"][..., None]  # (B, K, h*w)
+        a = layer_output(self.model, self.layer(x), x)
+        a = a.flatten(2) if a.dim() > 2 else a[..., None]  # (B, K, h, w) -> (B, K, h*w)
         if channel is None:
             return (a**2).mean()
         return a[torch.arange(len(a)), channel].mean()
@@ -44,6 +42,7 @@ class DeepDream(Attribution):
     def dream(self, x: torch.Tensor, target: int | torch.Tensor | None = None) -> torch.Tensor:
         """Dreamed images (B, C, H, W) in [0, 1]."""
         check_input(self.model, x)
+        self.layer(x)  # resolve the default layer at full size (octaves shrink the input)
         channel = self._channel(x, target)
         generator = torch.Generator().manual_seed(self.seed)
         h, w = x.shape[-2:]
@@ -59,10 +58,8 @@ class DeepDream(Attribution):
     def _channel(self, x: torch.Tensor, target) -> torch.Tensor | None:
         channel = as_target(target, x.shape[0], x.device)
         if channel is not None:
-            store: dict[str, torch.Tensor] = {}
-            with torch.no_grad(), forward_hook(self.layer(x), lambda _m, _i, out: store.__setitem__("A", out)):
-                self.model(x[:1])
-            check_target(channel, store["A"].shape[1], "channel")
+            with torch.no_grad():
+                check_target(channel, layer_output(self.model, self.layer(x), x[:1]).shape[1], "channel")
         return channel
 
     def attribute(self, x: torch.Tensor, target: int | torch.Tensor | None = None) -> torch.Tensor:

@@ -12,7 +12,17 @@ def superpixels(image: torch.Tensor, n_segments: int = 25, compactness: float = 
     labels = slic(array, n_segments=n_segments, compactness=compactness, start_label=0,
                   channel_axis=-1 if array.shape[-1] > 1 else None)
     _, labels = np.unique(labels, return_inverse=True)  # consecutive labels 0..S-1
+    if labels.max() + 1 < max(2, n_segments // 4):  # SLIC merged (almost) everything: tiny or noisy image
+        return grid_segments(array.shape[:2], n_segments).to(image.device)
     return torch.from_numpy(labels.reshape(array.shape[:2])).long().to(image.device)
+
+
+def grid_segments(size: tuple[int, int], n_segments: int) -> torch.Tensor:
+    """A regular grid of about n_segments square cells, (H, W) labels."""
+    (h, w), side = size, max(1, round(n_segments**0.5))
+    rows = torch.arange(h) * side // h  # (H,) cell row of each pixel
+    cols = torch.arange(w) * side // w
+    return rows[:, None] * side + cols[None, :]
 
 
 def compose(image: torch.Tensor, segments: torch.Tensor, z: torch.Tensor, baseline: float) -> torch.Tensor:

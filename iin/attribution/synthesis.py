@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import Attribution, check_target, first_conv, forward_hook
+from .base import Attribution, check_target, first_conv, layer_output
 
 # sqrt of the colour correlation of ImageNet pixels (lucid): maps decorrelated channels to RGB
 COLOR_CORRELATION_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
@@ -70,10 +70,7 @@ class ActivationMaximization(Attribution):
         """(B, n) scores of every class, channel (spatial mean) or centre unit."""
         if self.kind == "class":
             return self.model(x)
-        store: dict[str, torch.Tensor] = {}
-        with forward_hook(self.layer(x), lambda _m, _i, out: store.__setitem__("A", out)):
-            self.model(x)
-        a = store["A"]
+        a = layer_output(self.model, self.layer(x), x)
         if a.dim() == 2:
             return a
         return a.mean(dim=(2, 3)) if self.kind == "channel" else a[:, :, a.shape[2] // 2, a.shape[3] // 2]
