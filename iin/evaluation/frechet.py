@@ -51,7 +51,9 @@ REFERENCES: dict[str, Generator] = {"noise": _noise, "train": _train,
 def frechet_metrics(ctx: EvalContext) -> dict:
     """FD (oracle penultimate features) of every reference and registered generator to the test images."""
     n = min(int(ctx.option("frechet_samples", 1000)), len(ctx.test.images))
-    reference = FrechetReference(ctx.test.images[:n], OracleFeatures(ctx.oracle, size=ctx.test.images.shape[-1]))
+    layer = str(ctx.option("frechet_layer", "penultimate"))
+    features = OracleFeatures(ctx.oracle, layer=layer, size=ctx.test.images.shape[-1])
+    reference = FrechetReference(ctx.test.images[:n], features)
     distances: dict[str, float] = {}
     for name, make in {**REFERENCES, **GENERATORS}.items():
         torch.manual_seed(int(ctx.option("seed", 0)))  # each entry independent of the order of the others
@@ -60,4 +62,4 @@ def frechet_metrics(ctx: EvalContext) -> dict:
             distances[name] = reference.distance(images.detach().cpu())
     bar_chart(distances, ctx.figures / "frechet.png", title=f"Frechet distance to {n} test images (oracle features)",
               ylabel="FD (log scale)", log=True)
-    return {**distances, "n_images": n, "features": "oracle.penultimate", "note": NOTE}
+    return {**distances, "n_images": n, "features": f"oracle.{layer}", "note": NOTE}
