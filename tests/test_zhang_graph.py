@@ -32,8 +32,8 @@ def test_part_interpretability_is_one_for_a_map_equal_to_the_part():
         x, y = torch.randint(4, SIZE - 8, (2,), generator=gen)
         masks[i, 0, y:y + 4, x:x + 4] = True
     fmap = torch.stack([masks[:, 0].float(), torch.rand(20, SIZE, SIZE, generator=gen)], 1)  # part detector, noise
-    p_fk, iou = part_interpretability(fmap, masks, quantile=1 - 16 / SIZE**2)
-    assert p_fk[0] == 1.0 and iou[0] > 0.9 and p_fk[1] < 0.2
+    p_fk, part, iou = part_interpretability(fmap, masks, quantile=1 - 16 / SIZE**2)
+    assert p_fk[0] == 1.0 and part[0] == 0 and iou[0] > 0.9 and p_fk[1] < 0.2
 
 
 def _maps_with_a_part_and_clutter(n: int, seed: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..data import FactorDataset
+from ..data.parts import PARTS
 from .graph import GraphLayer, infer_graph
 from .metrics import (few_shot_error, location_instability, part_interpretability, ridge_localisation, triggered,
                       unit_localisation)
@@ -23,9 +24,12 @@ def cnn_metrics(net: ZhangCNN, test: FactorDataset, share: float = 0.5) -> dict[
     fmap = predict_maps(net, test.images[idx], ("top",))["top"]
     pos, value = peak_positions(fmap, size)
     inst = location_instability(pos, test.extras["landmarks"][idx], triggered(value, share), size)
-    p_fk, iou = part_interpretability(fmap, test.extras["part_masks"][idx])
+    p_fk, part, iou = part_interpretability(fmap, test.extras["part_masks"][idx])
+    interpretable = p_fk > 0.5  # filters that hit their part (IoU > 0.2) on most images
+    coverage = {name: float((interpretable & (part == k)).float().mean()) for k, name in enumerate(PARTS)}
     return {"location_instability": float(inst.nanmean()), "part_iou": float(p_fk.mean()),
-            "part_mean_iou": float(iou.mean()), "accuracy": accuracy(net, test.images, test.labels)}
+            "part_mean_iou": float(iou.mean()), "filters_per_part": coverage,
+            "accuracy": accuracy(net, test.images, test.labels)}
 
 
 def unit_positions(net: ZhangCNN, layers: list[GraphLayer], images: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -31,8 +31,8 @@ def location_instability(pos: torch.Tensor, landmarks: torch.Tensor, valid: torc
 
 
 def part_interpretability(fmap: torch.Tensor, part_masks: torch.Tensor, quantile: float = 0.995,
-                          iou_threshold: float = 0.2, chunk: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per filter: max_k P_fk, the share of images with IoU(S_f, M_k) > 0.2, and max_k mean IoU.
+                          iou_threshold: float = 0.2, chunk: int = 8) -> tuple[torch.Tensor, ...]:
+    """Per filter: max_k P_fk (the share of images with IoU(S_f, M_k) > 0.2), its part k, and max_k mean IoU.
 
     S_f(I) is the filter's map upsampled to the image and thresholded at the top (1 - quantile) of
     its activations over the data set (Bau et al. 2017, as used by the ICNN paper); fmap (N, C, h, w)
@@ -40,7 +40,7 @@ def part_interpretability(fmap: torch.Tensor, part_masks: torch.Tensor, quantile
     """
     size = part_masks.shape[-2:]
     masks = part_masks.bool()[:, None]  # (N, 1, P, H, W)
-    best_p, best_iou = [], []
+    best_p, best_part, best_iou = [], [], []
     for x in fmap.split(chunk, dim=1):
         up = F.interpolate(x, size=size, mode="bilinear", align_corners=False)  # (N, c, H, W)
         flat = up.transpose(0, 1).flatten(1)  # (c, N*H*W)
@@ -49,9 +49,11 @@ def part_interpretability(fmap: torch.Tensor, part_masks: torch.Tensor, quantile
         s = ((up >= threshold[None, :, None, None]) & (up > 0))[:, :, None]  # (N, c, 1, H, W)
         inter, union = (s & masks).sum((-1, -2)).float(), (s | masks).sum((-1, -2)).float()  # (N, c, P)
         iou = inter / union.clamp(min=1)
-        best_p.append((iou > iou_threshold).float().mean(0).amax(-1))
+        p_fk = (iou > iou_threshold).float().mean(0)  # (c, P)
+        best_p.append(p_fk.amax(-1))
+        best_part.append(p_fk.argmax(-1))
         best_iou.append(iou.mean(0).amax(-1))
-    return torch.cat(best_p), torch.cat(best_iou)
+    return torch.cat(best_p), torch.cat(best_part), torch.cat(best_iou)
 
 
 def unit_localisation(shot_pos: torch.Tensor, shot_target: torch.Tensor, test_pos: torch.Tensor,
