@@ -85,9 +85,13 @@ def test_hooks_are_removed_after_a_normal_call():
     assert all(not m._forward_hooks and not m._backward_hooks and not m._forward_pre_hooks for m in model.modules())
 
 
-def test_default_layer_is_the_last_feature_map():
+def test_default_layer_is_the_last_conv_output_after_its_nonlinearity():
+    from iin.backbones import TinyCNN
+
     model = conv_net(head="gap")
     assert GradCAM(model).layer(torch.rand(1, 3, 16, 16)) is model[0][3]  # not the 1x1 pooled map
+    tiny = TinyCNN(width=4, depth=3)
+    assert GradCAM(tiny).layer(torch.rand(1, 3, 32, 32)) is tiny.block3[2]  # ReLU at 8x8, before the max pool
 
 
 def test_activation_maximization_raises_its_target():

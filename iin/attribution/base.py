@@ -89,23 +89,33 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def last_spatial_layer(model: nn.Module, x: torch.Tensor) -> str:
-    """Name of the last leaf module (in execution order) whose output is a feature map (B, C, h, w), h, w > 1."""
-    names: list[str] = []
+    """The Grad-CAM paper's choice: the last conv layer's output after its batch norm and non-linearity.
 
-    def spatial(out) -> bool:
-        return isinstance(out, torch.Tensor) and out.dim() == 4 and min(out.shape[-2:]) > 1
+    In execution order: the last nn.Conv2d, then the leaf modules after it that keep its resolution
+    (e.g. TinyCNN `block3.2`, VGG `features.29`, ResNet `layer4.1.relu`); the pooled maps come later.
+    """
+    calls: list[tuple[str, nn.Module, tuple[int, ...]]] = []
 
-    handles = [m.register_forward_hook(lambda _m, _i, out, n=n: names.append(n) if spatial(out) else None)
-               for n, m in model.named_modules() if n and not list(m.children())]
+    def record(name: str):
+        def hook(module, _inputs, out):
+            if isinstance(out, torch.Tensor) and out.dim() == 4:
+                calls.append((name, module, tuple(out.shape[-2:])))
+        return hook
+
+    handles = [m.register_forward_hook(record(n)) for n, m in model.named_modules() if n and not list(m.children())]
     try:
         with torch.no_grad():
             model(x[:1])
     finally:
         for h in handles:
             h.remove()
-    if not names:
-        raise AttributionError(f"{type(model).__name__} has no layer with a spatial output; pass layer=...")
-    return names[-1]
+    convs = [i for i, (_, m, _) in enumerate(calls) if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise AttributionError(f"{type(model).__name__} has no conv layer with a spatial output; pass layer=...")
+    i = convs[-1]
+    while i + 1 < len(calls) and calls[i + 1][2] == calls[convs[-1]][2]:
+        i += 1
+    return calls[i][0]
 
 
 def frozen(model: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
