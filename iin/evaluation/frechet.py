@@ -8,13 +8,14 @@ import torch
 from ..metrics.frechet import FrechetReference, OracleFeatures
 from ..viz import bar_chart
 from .context import EvalContext
+from .frechet_generators import FAMILIES
 
 NOTE = ("Inception weights cannot be downloaded here, so the Frechet distance uses the oracle's penultimate "
         "features (torchmetrics FID with a custom feature module): compare values within this toolkit only, "
         "not with published FID.")
 
 # name -> fn(ctx, n) returning n images (n, C, H, W) in [0, 1], or None when its stage is not trained.
-# The invariance and concepts sections register e.g. "invariances/<layer>" and "concepts/<factor>" here.
+# Per-run sets (invariances/<layer>, concepts/<target>/<factor>) come from frechet_generators.FAMILIES.
 Generator = Callable[[EvalContext, int], "torch.Tensor | None"]
 GENERATORS: dict[str, Generator] = {}
 
@@ -26,14 +27,15 @@ def _noise(ctx: EvalContext, n: int) -> torch.Tensor:
 
 
 def _train(ctx: EvalContext, n: int) -> torch.Tensor:
-    """Real training images: the near reference (sampling error of two real sets)."""
-    return ctx.train.images[:n]
+    """A seeded random subset of training images: the near reference (sampling error of two real sets)."""
+    g = torch.Generator().manual_seed(int(ctx.option("seed", 0)))
+    return ctx.train.images[torch.randperm(len(ctx.train.images), generator=g)[:n]]
 
 
 @torch.no_grad()
 def _reconstructions(ctx: EvalContext, n: int) -> torch.Tensor:
-    """D(E(x)) through the posterior mean for the first n test images."""
-    return torch.cat([ctx.autoencoder(chunk) for chunk in ctx.test.images[:n].split(500)])
+    """D(E(x)) through the posterior mean for the test subset."""
+    return torch.cat([ctx.autoencoder(chunk) for chunk in ctx.subset(n)[0].split(500)])
 
 
 @torch.no_grad()
@@ -53,9 +55,10 @@ def frechet_metrics(ctx: EvalContext) -> dict:
     n = min(int(ctx.option("frechet_samples", 1000)), len(ctx.test.images))
     layer = str(ctx.option("frechet_layer", "penultimate"))
     features = OracleFeatures(ctx.oracle, layer=layer, size=ctx.test.images.shape[-1])
-    reference = FrechetReference(ctx.test.images[:n], features)
+    reference = FrechetReference(ctx.subset(n)[0], features)  # a seeded subset: the split is sorted by class
     distances: dict[str, float] = {}
-    for name, make in {**REFERENCES, **GENERATORS}.items():
+    per_run = {name: make for family in FAMILIES for name, make in family(ctx).items()}
+    for name, make in {**REFERENCES, **per_run, **GENERATORS}.items():
         torch.manual_seed(int(ctx.option("seed", 0)))  # each entry independent of the order of the others
         images = make(ctx, n)
         if images is not None:

@@ -1,0 +1,56 @@
+"""Generated sets for the Frechet section, per run: invariance samples per layer, concept swaps per target and factor."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..editing import Interpreter
+from .context import EvalContext
+
+Generator = Callable[[EvalContext, int], "torch.Tensor | None"]
+CHUNK = 250  # images per forward pass: bounded memory for any n
+
+
+def _interpreter(ctx: EvalContext) -> Interpreter:
+    """The invariance section's Interpreter when it ran (networks already loaded), else a new one."""
+    if getattr(ctx, "interpreter", None) is None:
+        ctx.interpreter = Interpreter(ctx.run)
+    return ctx.interpreter
+
+
+def invariance_generators(ctx: EvalContext) -> dict[str, Generator]:
+    """`invariances/<layer>`: one sample D(tau^-1(v | Phi_l(x))), v ~ N(0, I), per test image x."""
+    interp = _interpreter(ctx)
+
+    def samples(layer: str) -> Generator:
+        @torch.no_grad()
+        def make(ctx: EvalContext, n: int) -> torch.Tensor:
+            x, y = ctx.subset(n)
+            seed = int(ctx.option("seed", 0))
+            return torch.cat([interp.sample_invariances(xc, layer, n=1, labels=yc, seed=seed + i)[:, 0]  # (B, 1, ...)
+                              for i, (xc, yc) in enumerate(zip(x.split(CHUNK), y.split(CHUNK)))])
+        return make
+
+    return {f"invariances/{layer}": samples(layer) for layer in interp.layers}
+
+
+def concept_generators(ctx: EvalContext) -> dict[str, Generator]:
+    """`concepts/<target>/<factor>`: x with `factor` transplanted from another test image (when images exist)."""
+    interp = _interpreter(ctx)
+
+    def swaps(target: str, factor: str) -> Generator:
+        @torch.no_grad()
+        def make(ctx: EvalContext, n: int) -> torch.Tensor | None:
+            x, _ = ctx.subset(n)
+            donors = x.roll(1, dims=0)  # every image gets its neighbour's factor
+            edits = [interp.swap(xc, dc, factor, target).images for xc, dc in zip(x.split(CHUNK), donors.split(CHUNK))]
+            return None if any(e is None for e in edits) else torch.cat(edits)
+        return make
+
+    return {f"concepts/{t}/{f}": swaps(t, f) for t in interp.targets for f in interp.dinn(t).factors
+            if f != "residual"}
+
+
+# Called once per evaluation; each returns {name: generator} for what this run has trained.
+FAMILIES: list[Callable[[EvalContext], dict[str, Generator]]] = [invariance_generators, concept_generators]
