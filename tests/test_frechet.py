@@ -55,9 +55,9 @@ def test_too_few_images_is_a_clear_error(features, images):
 def test_section_references_and_registered_generators(smoke_run, monkeypatch):
     monkeypatch.setitem(GENERATORS, "test/copy_of_test", lambda ctx, n: ctx.subset(n)[0])  # the reference set
     monkeypatch.setitem(GENERATORS, "test/untrained", lambda ctx, n: None)  # stage absent: left out
-    ctx = EvalContext(smoke_run, {"seed": 0, "frechet_samples": 200})
+    ctx = EvalContext(smoke_run, {"seed": 0, "frechet_samples": 64})
     out = frechet_metrics(ctx)
-    assert "Inception" in out["note"] and out["n_images"] == 200
+    assert "Inception" in out["note"] and out["n_images"] == 64
     assert out["test/copy_of_test"] == pytest.approx(0.0, abs=1e-6) and "test/untrained" not in out
     assert out["noise"] > max(out["train"], out["autoencoder_reconstructions"], out["autoencoder_samples"])
     assert {"invariances/block2", "concepts/@autoencoder/color"} <= set(out)  # per-run families (smoke trains both)

@@ -18,7 +18,7 @@ from iin.report import build_report
 from iin.viz import bar_chart, save_grid
 
 # Small sample counts for every section, so that one evaluation of the smoke run takes seconds.
-FAST_EVAL = {"frechet_samples": 200, "invariance_images": 64, "concept_images": 64, "attack_images": 32,
+FAST_EVAL = {"frechet_samples": 64, "invariance_images": 64, "concept_images": 64, "attack_images": 32,
              "samples": 4, "zhang_shots": 1, "zhang_draws": 2,
              "attribution": {"n_images": 4, "n_sanity": 1, "n_steps": 8,
                              "methods": {"RISE": {"n_masks": 100}, "LIME": {"n_samples": 50}}}}
