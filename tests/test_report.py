@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -159,6 +160,12 @@ p.textContent=JSON.stringify({images:[].map.call(document.images,function(i){ret
 errors:window.__errors});document.body.appendChild(p)});</script>"""
 
 
+def chromium() -> str | None:
+    """$CHROMIUM, else the first of chromium / chromium-browser / google-chrome on PATH."""
+    names = [os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"]
+    return next((found for name in names if name and (found := shutil.which(name))), None)
+
+
 def open_in_chromium(html_path: Path, profile: Path) -> tuple[dict, str]:
     """Load a page with a probe in headless Chromium: ({images: [[alt, naturalWidth]], errors}, stderr)."""
     import re
@@ -166,7 +173,7 @@ def open_in_chromium(html_path: Path, profile: Path) -> tuple[dict, str]:
 
     probed = html_path.with_name("probed.html")
     probed.write_text(html_path.read_text().replace("<head>", "<head>" + PROBE, 1))
-    cmd = [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--dump-dom", probed.as_uri()]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -179,9 +186,10 @@ def open_in_chromium(html_path: Path, profile: Path) -> tuple[dict, str]:
 
 def test_report_in_headless_chromium(synthetic_run, tmp_path):
     """Every <img> decodes (naturalWidth > 0) and the console stays clean; a broken page is caught."""
-    if shutil.which("chromium") is None:
-        print("SKIP reason: no `chromium` on PATH (Debian/Ubuntu: apt-get install -y chromium)")
-        pytest.skip("no chromium binary on PATH; install it with: apt-get install -y chromium")
+    if chromium() is None:
+        reason = "no chromium on PATH (nor $CHROMIUM); install it with: apt-get install -y chromium"
+        print(f"SKIP reason: {reason}")
+        pytest.skip(reason)
     report = build_report(synthetic_run)
     result, stderr = open_in_chromium(report, tmp_path / "profile")
     assert len(result["images"]) == 8 and all(width > 0 for _, width in result["images"]), result["images"]
