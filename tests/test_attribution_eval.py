@@ -22,7 +22,7 @@ def test_deletion_and_insertion_of_the_true_map_beat_random():
     insertion = {k: auc(perturbation_curves(model, x, m, target, "insertion")).mean() for k, m in
                  (("truth", truth), ("random", rnd))}
     assert deletion["truth"] < 0.1 and deletion["random"] > 0.3  # 36 of 1024 pixels decide the class
-    assert insertion["truth"] > 0.9 and insertion["random"] < 0.7
+    assert insertion["truth"] > 0.95 and insertion["truth"] > insertion["random"] + 0.1
 
 
 def test_perturbation_curves_start_and_end_where_the_protocol_says():

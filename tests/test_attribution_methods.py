@@ -33,7 +33,9 @@ def test_stochastic_methods_are_seeded(name):
 def test_region_model_attributions_point_at_the_region():
     model, x, inside = RegionNet(), region_images(2), region_mask()
     for name in ("Saliency", "HiResCAM", "GuidedBackprop", "Occlusion", "RISE", "LIME", "Anchors"):
-        maps = METHODS[name](model, **({"layer": "relu"} if name == "HiResCAM" else {})).attribute(x, 0)
+        settings = {"HiResCAM": {"layer": "relu"}, "RISE": {"n_masks": 500}, "LIME": {"n_samples": 300},
+                    "Anchors": {"max_samples": 1000}}.get(name, {})
+        maps = METHODS[name](model, **settings).attribute(x, 0)
         region, rest = maps[inside.expand_as(maps)], maps[~inside.expand_as(maps)]
         if name == "Anchors":  # a sparse set of superpixels that covers the region
             assert region.mean() > 4 * rest.mean()
