@@ -199,3 +199,11 @@ def test_report_in_headless_chromium(synthetic_run, tmp_path):
                                                              'console.error("boom")</script></body>'))
     bad, bad_stderr = open_in_chromium(broken, tmp_path / "profile")
     assert ["x", 0] in bad["images"] and "boom" in bad["errors"] and ":CONSOLE" in bad_stderr
+
+
+def test_invariance_layers_follow_the_network_order(synthetic_run):
+    metrics = {"invariances": {name: {"reencode_cosine": 0.5} for name in ("logits", "penultimate", "@image")}}
+    (synthetic_run / "metrics.json").write_text(json.dumps(metrics))
+    (synthetic_run / "config.yaml").write_text("invariance:\n  layers: [penultimate, logits, '@image']\n")
+    html = build_report(synthetic_run).read_text()
+    assert html.index("<h3>layer penultimate") < html.index("<h3>layer logits") and "<h3>layer @image" not in html

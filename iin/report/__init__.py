@@ -7,6 +7,8 @@ from html import escape
 from pathlib import Path
 from typing import Any, Mapping
 
+from omegaconf import OmegaConf
+
 from .figures import Figures
 from .html import page, table
 from .sections import ORDER, RENDERERS, TITLES, generic, summary_rows
@@ -34,8 +36,20 @@ def _missing_section(missing: list) -> str:
     return f'<ul class="missing">{items}</ul>' if items else "<p>Nothing is missing.</p>"
 
 
+def _with_layer_order(metrics: Mapping[str, Any], run_dir: Path) -> Mapping[str, Any]:
+    """Invariance layers in network order (the run config's `invariance.layers`), not metrics.json's sorted order."""
+    inv, config = metrics.get("invariances"), run_dir / "config.yaml"
+    if not isinstance(inv, Mapping) or "layers" in inv or not config.is_file():
+        return metrics
+    order = [str(l) for l in OmegaConf.load(config).get("invariance", {}).get("layers", [])]
+    trained = [k for k, v in inv.items() if isinstance(v, Mapping) and not k.startswith("@")]
+    layers = [l for l in order if l in trained] + [l for l in trained if l not in order]
+    return {**metrics, "invariances": {**inv, "layers": layers}}
+
+
 def render_report(metrics: Mapping[str, Any], run_dir: Path) -> str:
     """The report's HTML for these metrics and the figures in run_dir/figures."""
+    metrics = _with_layer_order(metrics, run_dir)
     figs = Figures(run_dir / "figures")
     keys = [k for k in ORDER if k in metrics] + [k for k in metrics if k not in ORDER and k not in RESERVED]
     body = [(k, TITLES.get(k, k), RENDERERS[k](metrics[k], figs) if k in RENDERERS else generic(metrics[k], figs, k))
