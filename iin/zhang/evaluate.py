@@ -19,7 +19,11 @@ def positives(ds: FactorDataset) -> torch.Tensor:
 
 
 def cnn_metrics(net: ZhangCNN, test: FactorDataset, share: float = 0.5) -> dict[str, float]:
-    """Top-layer filters: location instability, part interpretability (P and mean IoU), test accuracy."""
+    """Top-layer filters on the positive test images: location instability, part interpretability, test accuracy.
+
+    `part_iou` is the mean over filters of max_k P_fk (share of images whose top-0.5% region has IoU > 0.2
+    with part k); `part_mean_iou` the mean over filters of max_k mean IoU; `filters_per_part` each filter's best k.
+    """
     idx, size = positives(test), test.images.shape[-1]
     fmap = predict_maps(net, test.images[idx], ("top",))["top"]
     pos, value = peak_positions(fmap, size)
