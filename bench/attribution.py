@@ -71,6 +71,9 @@ def references(model, x: torch.Tensor, out: dict) -> None:
     rise = RISE(model, **SETTINGS["RISE"])
     naive = seconds(lambda: naive_rise(model, rise, x[:1], 0), warmup=False)
     compare("RISE", seconds(lambda: rise.attribute(x[:1], 0)), naive, out)
+    start = time.process_time()
+    rise.attribute(x[:1], 0)
+    out["RISE.ours_cpu_s"] = time.process_time() - start  # CPU seconds: robust to other load with --threads 1
     lime, segments = LIME(model, **SETTINGS["LIME"]), superpixels(x[0], 25)
     ours = seconds(lambda: lime.explain(x[0], 0, segments), repeats=3)
     compare("LIME", ours, seconds(lambda: lime_package(model, x[0], segments, 1000, 10), warmup=False), out)

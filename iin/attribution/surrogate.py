@@ -20,7 +20,7 @@ class LIME(Attribution):
     """Weighted ridge fit of P(c | superpixels on/off) on n_samples random on/off patterns; map = coefficients."""
 
     def __init__(self, model: nn.Module, layer=None, n_samples: int = 1000, n_segments: int = 25,
-                 kernel_width: float = 0.25, alpha: float = 1.0, baseline: float = 0.0, batch_size: int = 500,
+                 kernel_width: float = 0.25, alpha: float = 1.0, baseline: float = 0.0, batch_size: int = 100,
                  seed: int = 0):
         super().__init__(model, layer)
         self.n_samples, self.n_segments, self.kernel_width = n_samples, n_segments, kernel_width

@@ -33,8 +33,8 @@ def image_grid(rows: dict[str, torch.Tensor], path, scale: float = 1.1) -> None:
 def sanity_plot(curves: dict[str, dict[str, float]], path) -> None:
     """Mean Spearman with the original map as blocks are re-initialised from the top (Adebayo et al.)."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    for name, curve in curves.items():
-        ax.plot(["original", *curve], [1.0, *curve.values()], marker="o", label=name)
+    for i, (name, curve) in enumerate(curves.items()):  # tab20: 11 methods, distinct colours
+        ax.plot(["original", *curve], [1.0, *curve.values()], marker="o", label=name, color=plt.cm.tab20(i))
     ax.set_ylabel("Spearman with original map")
     ax.set_xlabel("cascading randomisation (re-initialised up to)")
     ax.axhline(0, color="gray", lw=0.5)
