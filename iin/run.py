@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,11 @@ class Run:
         return json.loads(self._timing_path.read_text()) if self._timing_path.is_file() else {}
 
     def record_timing(self, stage: str, seconds: float) -> None:
+        """Add a stage's seconds to timing.json, atomically (DDP ranks may read and write it at once)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self._timing_path.write_text(json.dumps({**self.timings(), stage: round(seconds, 3)}, indent=2))
+        tmp = self._timing_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**self.timings(), stage: round(seconds, 3)}, indent=2))
+        os.replace(tmp, self._timing_path)
 
     # trained networks ------------------------------------------------------------------------------
     def classifier(self, stage: str = "classifier") -> nn.Module:
