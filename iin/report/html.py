@@ -18,7 +18,7 @@ th{background:#f2f2f2}td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
 figure img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:.8em;color:#555}.note{background:#fff8e0;border-left:4px solid #e0b000;padding:.4em .8em}
-nav a{margin-right:1em}.missing li{color:#a00}
+nav a{margin-right:1em}.scroll{overflow-x:auto}.missing li{color:#a00}
 """
 
 
@@ -30,6 +30,8 @@ def fmt(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"  # e.g. a confidence interval
     if isinstance(value, (list, tuple, dict)):
         return escape(json.dumps(value, sort_keys=True))
     return escape(str(value))
@@ -45,7 +47,7 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = None) ->
     """A table of already-computed values (each escaped by `fmt`)."""
     head = "<tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in header) + "</tr>" if header else ""
     body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
-    return f"<table>{head}{body}</table>"
+    return f'<div class="scroll"><table>{head}{body}</table></div>'
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
