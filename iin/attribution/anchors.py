@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .base import Attribution
-from .superpixels import compose, superpixels
+from .superpixels import pattern_probabilities, superpixels
 
 
 def kl_bernoulli(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -60,8 +60,8 @@ class _Arms:
     def pull(self, anchor: tuple[int, ...], n: int) -> None:
         z = torch.rand(n, self.n_features, generator=self.generator, device=self.image.device) < 0.5
         z[:, list(anchor)] = True
-        with torch.inference_mode():
-            hits = (self.forward(compose(self.image, self.segments, z, self.m.baseline)).argmax(1) == self.target)
+        probs = pattern_probabilities(self.forward, self.image, self.segments, z, self.m.baseline, n)
+        hits = probs.argmax(dim=1) == self.target  # (n,)
         counts = self.stats.setdefault(frozenset(anchor), [0, 0])
         counts[0] += n
         counts[1] += int(hits.sum())

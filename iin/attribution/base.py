@@ -162,10 +162,13 @@ class Attribution:
         check_input(self.model, x)
         x = x.detach()
         t = as_target(target, x.shape[0], x.device)
-        with torch.no_grad():
-            out = self.logits(x)  # (B, classes)
-        t = out.argmax(1) if t is None else t
-        check_target(t, out.shape[1])
+        key = tuple(x.shape[1:])
+        if t is None or getattr(self, "_n_outputs", (None,))[0] != key:  # a forward only when needed
+            with torch.no_grad():
+                out = self.logits(x)  # (B, classes)
+            self._n_outputs = (key, out.shape[1])
+            t = out.argmax(1) if t is None else t
+        check_target(t, self._n_outputs[1])
         return x, t
 
     def attribute(self, x: torch.Tensor, target: int | torch.Tensor | None = None) -> torch.Tensor:

@@ -31,7 +31,20 @@ def compose(image: torch.Tensor, segments: torch.Tensor, z: torch.Tensor, baseli
     return image[None] * keep + baseline * (1 - keep)
 
 
-def class_scores(model, images: torch.Tensor, target: int, batch_size: int) -> torch.Tensor:
-    """Softmax probability of `target` for many images (n,), in batches."""
+def pattern_probabilities(forward, image: torch.Tensor, segments: torch.Tensor, z: torch.Tensor, baseline: float,
+                          batch_size: int) -> torch.Tensor:
+    """Softmax outputs (n, classes) for on/off patterns z (n, S); each distinct image is evaluated once.
+
+    Switching off a superpixel whose pixels already equal `baseline` changes nothing, so patterns that
+    differ only there give the same image: exact deduplication (large savings on black backgrounds).
+    """
+    differs = (image != baseline).any(dim=0)  # (H, W)
+    informative = torch.zeros(z.shape[1], dtype=torch.bool, device=z.device)
+    informative[segments[differs]] = True
+    unique, inverse = torch.unique(z[:, informative], dim=0, return_inverse=True)  # (U, S'), (n,)
+    patterns = torch.ones(len(unique), z.shape[1], dtype=z.dtype, device=z.device)
+    patterns[:, informative] = unique
     with torch.inference_mode():
-        return torch.cat([model(chunk).softmax(dim=1)[:, target] for chunk in images.split(batch_size)])
+        probs = torch.cat([forward(chunk).softmax(dim=1)
+                           for chunk in compose(image, segments, patterns, baseline).split(batch_size)])
+    return probs[inverse]  # (U, classes) -> (n, classes)

@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from .base import Attribution
-from .superpixels import class_scores, compose, superpixels
+from .superpixels import pattern_probabilities, superpixels
 
 
 def cosine_kernel(z: torch.Tensor, width: float) -> torch.Tensor:
@@ -33,7 +33,8 @@ class LIME(Attribution):
         generator = torch.Generator(device=image.device).manual_seed(self.seed)
         z = torch.randint(0, 2, (self.n_samples, n_features), generator=generator, device=image.device)
         z[0] = 1  # the unperturbed image, as in lime
-        scores = class_scores(self.inference(image[None]), compose(image, segments, z, self.baseline), target, self.batch_size)
+        probs = pattern_probabilities(self.inference(image[None]), image, segments, z, self.baseline, self.batch_size)
+        scores = probs[:, target]  # (n,)
         data = TensorDataset(z.float(), scores[:, None], cosine_kernel(z.float(), self.kernel_width))
         surrogate = SkLearnRidge(alpha=self.alpha)
         surrogate.fit(DataLoader(data, batch_size=len(data)))
