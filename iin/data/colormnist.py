@@ -36,10 +36,17 @@ def colormnist(
     n_backgrounds: int = 0,
     size: int = 32,
     seed: int = 0,
+    n: int | None = None,
 ) -> FactorDataset:
-    """Coloured digits; `n_backgrounds=0` keeps the background black and adds no `bg` factor."""
+    """Coloured digits; `n_backgrounds=0` keeps the background black and adds no `bg` factor.
+
+    `n` keeps a seeded random subset of the split (for quick experiments and tests).
+    """
     grey, digits = mnist5k(split, size)
     gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 10_000))
+    if n is not None:
+        keep = torch.randperm(len(digits), generator=gen)[:n].sort().values
+        grey, digits = grey[keep], digits[keep]
     color = torch.randint(n_colors, (len(digits),), generator=gen)
     factors = {"digit": digits, "color": color}
     bg_rgb = torch.zeros(len(digits), 3)

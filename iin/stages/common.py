@@ -83,7 +83,7 @@ def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datam
         args["limit_val_batches"] = 0
     trainer = pl.Trainer(
         **args, logger=loggers, default_root_dir=str(run.root),
-        callbacks=[pl.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0),
+        callbacks=[pl.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=1),  # latest + last.ckpt
                    FiniteLossGuard(stage, last)])
     start = time.perf_counter()
     try:

@@ -1,0 +1,137 @@
+"""The smoke experiment end to end: stages, resume, evaluation keys, Interpreter API and its errors."""
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import make_config
+from iin.backbones import UnknownLayerError
+from iin.checkpoint import CheckpointError
+from iin.cli import evaluate, train
+from iin.data import colormnist
+from iin.editing import Interpreter
+from iin.run import Run
+
+STAGE_FILES = ["classifier.pt", "oracle.pt", "autoencoder.pt", "invariances/block2.pt", "invariances/@label.pt",
+               "concepts/@autoencoder.pt", "concepts/penultimate.pt", "concepts/penultimate@unsupervised.pt"]
+
+
+@pytest.fixture(scope="module")
+def images():
+    ds = colormnist("test")
+    return ds.images[::100][:6], ds.labels[::100][:6]
+
+
+def test_every_stage_writes_its_checkpoint(smoke_run):
+    for name in STAGE_FILES:
+        assert (smoke_run.root / name).is_file(), name
+    assert (smoke_run.root / "config.yaml").is_file()
+    assert set(smoke_run.timings()) >= {"classifier", "oracle", "autoencoder", "invariances/block2"}
+
+
+def test_second_train_skips_finished_stages(smoke_cfg, smoke_run):
+    before = {n: (smoke_run.root / n).stat().st_mtime_ns for n in STAGE_FILES}
+    train(smoke_cfg)
+    assert before == {n: (smoke_run.root / n).stat().st_mtime_ns for n in STAGE_FILES}
+
+
+def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
+    metrics = evaluate(make_config([f"run_dir={smoke_run.root}"], name="evaluate"))
+    on_disk = json.loads((smoke_run.root / "metrics.json").read_text())
+    assert on_disk["classifier"]["test_accuracy"] == metrics["classifier"]["test_accuracy"]
+    assert {"recon_mse", "preservation"} <= set(on_disk["autoencoder"])
+    assert set(on_disk["autoencoder"]["preservation"]) == {"digit", "color"}
+    assert "digit_accuracy" in on_disk["oracle"] and "classifier" in on_disk["timing"]
+    layer = on_disk["invariances"]["block2"]
+    for key in ["invertibility_max_abs_err", "nll_bits_per_dim", "reencode_cosine", "reencode_cosine_ae",
+                "reencode_cosine_random", "prediction_agreement"]:
+        assert math.isfinite(layer[key]), key
+    assert set(layer["preservation"]) == set(layer["invariance"]) == {"digit", "color"}
+    assert layer["invertibility_max_abs_err"] < 1e-4
+    concept = on_disk["concepts"]["@autoencoder"]
+    assert set(concept["swap"]) == {"digit", "color"} and set(concept["model_response"]) == {"digit", "color", "residual"}
+    assert sum(concept["factor_dims"].values()) == 16
+    assert set(on_disk["attack"]["explained_variance"]) == {"block2", "penultimate"}
+
+
+def test_interpreter_invariances(smoke_run, images):
+    x, y = images
+    interp = Interpreter.load(smoke_run.root)
+    samples = interp.sample_invariances(x, "block2", n=3)
+    assert samples.shape == (6, 3, 3, 32, 32) and 0 <= samples.min() and samples.max() <= 1
+    assert not torch.equal(samples[:, 0], samples[:, 1])
+    assert interp.reconstruct(x, "@label", labels=y).shape == x.shape
+    assert interp.mix(x, x.flip(0), "penultimate").shape == x.shape
+
+
+def test_interpreter_concept_edits(smoke_run, images):
+    x, _ = images
+    interp = Interpreter.load(smoke_run.root)
+    edit = interp.swap(x, x.flip(0), "color", "@autoencoder")
+    assert edit.images.shape == x.shape and edit.logits.shape == (6, 10)
+    edit = interp.interpolate(x[:2], x[2:4], "digit", steps=5, target="penultimate")
+    assert edit.images.shape == (10, 3, 32, 32) and edit.logits.shape == (10, 10)
+    same = interp.set(x, "digit", interp.factors(x, "penultimate")["digit"], "penultimate")
+    plain_logits = interp.classifier(x)
+    assert torch.allclose(same.logits, plain_logits, atol=1e-3)  # T^-1(T(z)) fed back through the model
+    assert interp.resample(x[:2], "residual", n=4, target="@autoencoder").images.shape == (8, 3, 32, 32)
+
+
+def test_interpreter_errors(smoke_run, images):
+    x, _ = images
+    interp = Interpreter.load(smoke_run.root)
+    with pytest.raises(UnknownLayerError, match=r"no invariance cINN for layer 'block1'.*trained layers"):
+        interp.sample_invariances(x, "block1")
+    with pytest.raises(ValueError, match=r"no factor 'shape'; factors: \['digit', 'color', 'residual'\]"):
+        interp.swap(x, x, "shape", "@autoencoder")
+    with pytest.raises(ValueError, match="no concept INN for target 'logits'"):
+        interp.factors(x, "logits")
+    with pytest.raises(ValueError, match=r"expected images \(B, 3, 32, 32\)"):
+        interp.sample_invariances(torch.rand(2, 3, 28, 28), "block2")
+    bad = x.clone()
+    bad[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        interp.sample_invariances(bad, "block2")
+
+
+def _small_run(tmp_path, *overrides):
+    return make_config(["experiment=smoke", f"paths.output_dir={tmp_path}", *overrides])
+
+
+def test_channel_mismatch_is_a_clear_error(tmp_path):
+    cfg = _small_run(tmp_path, "data=mnist5k", "backbone.in_channels=3", "stages=[classifier]")
+    with pytest.raises(ValueError, match=r"images have 1 channel\(s\) but the backbone tiny_cnn expects 3"):
+        train(cfg)
+
+
+def test_unknown_stage_and_corrupt_checkpoint(tmp_path):
+    with pytest.raises(ValueError, match="unknown stage"):
+        train(_small_run(tmp_path, "stages=[classifer]"))
+    cfg = _small_run(tmp_path, "stages=[classifier,autoencoder]")
+    run = train(cfg)
+    run.checkpoint("classifier").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match=r"classifier\.pt is corrupt"):
+        run.classifier()
+
+
+def test_interrupted_training_resumes_from_last_checkpoint(tmp_path, monkeypatch):
+    from iin.stages.common import FiniteLossGuard
+
+    cfg = _small_run(tmp_path, "stages=[classifier]", "classifier.epochs=3")
+
+    def die_in_third_epoch(self, trainer, module):
+        if trainer.current_epoch == 2:
+            raise RuntimeError("power cut")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FiniteLossGuard, "on_train_epoch_start", die_in_third_epoch, raising=False)
+        with pytest.raises(RuntimeError, match="power cut"):
+            train(cfg)
+    run = Run(cfg.run_dir)
+    assert not run.has("classifier") and (run.lightning_dir("classifier") / "last.ckpt").is_file()
+    started = []
+    monkeypatch.setattr(FiniteLossGuard, "on_train_start", lambda self, trainer, module: started.append(trainer.current_epoch),
+                        raising=False)
+    train(cfg)
+    assert started == [2] and run.has("classifier")
