@@ -45,17 +45,19 @@ def layer_metrics(ctx: EvalContext, interp: Interpreter, layer: str, x: torch.Te
     }
 
 
-def _merge(parts: list[dict]) -> dict:
-    """Combine per-chunk metrics: means weighted equally per chunk (equal sizes), max for errors."""
+def _merge(parts: list[dict], weights: list[int]) -> dict:
+    """Combine per-chunk metrics: means weighted by chunk size, max for errors, readouts concatenated."""
     out: dict = {}
     for key in parts[0]:
         vals = [p[key] for p in parts]
         if key == "_readouts":
             out[key] = {f: torch.cat([v[f] for v in vals]) for f in vals[0]}
         elif isinstance(vals[0], dict):
-            out[key] = _merge(vals)
+            out[key] = _merge(vals, weights)
+        elif key.endswith("max_abs_err"):
+            out[key] = max(vals)
         else:
-            out[key] = max(vals) if key.endswith("max_abs_err") else sum(vals) / len(vals)
+            out[key] = sum(w * v for w, v in zip(weights, vals)) / sum(weights)
     return out
 
 
@@ -69,7 +71,8 @@ def invariance_metrics(ctx: EvalContext) -> dict:
     chunk = int(ctx.option("chunk", 100))
     out = {}
     for layer in interp.layers:
-        m = _merge([layer_metrics(ctx, interp, layer, xc, yc) for xc, yc in zip(x.split(chunk), y.split(chunk))])
+        chunks = list(zip(x.split(chunk), y.split(chunk)))
+        m = _merge([layer_metrics(ctx, interp, layer, xc, yc) for xc, yc in chunks], [len(xc) for xc, _ in chunks])
         sampled = m.pop("_readouts")
         m["invariance"] = {f: invariance_score(sampled[f], population[f], int(population[f].max()) + 1)
                            for f in sampled}
