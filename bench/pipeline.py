@@ -41,8 +41,24 @@ def timed(fn, *args) -> float:
     return round(time.perf_counter() - start, 3)
 
 
+def time_sections(seconds: dict[str, float]) -> None:
+    """Wrap every evaluation section so that its wall time lands in `seconds`."""
+    from iin import evaluation
+
+    def wrap(key, fn):
+        def run(ctx):
+            start = time.perf_counter()
+            try:
+                return fn(ctx)
+            finally:
+                seconds[key] = round(time.perf_counter() - start, 3)
+        return run
+
+    evaluation.SECTIONS[:] = [(key, needs, wrap(key, fn)) for key, needs, fn in evaluation.SECTIONS]
+
+
 def bench(overrides: list[str], run_dir: str | None, output_dir: str) -> dict:
-    """Run each stage of cfg.stages, then evaluate; seconds per step."""
+    """Run each stage of cfg.stages, then evaluate; seconds per step and per evaluation section."""
     from iin.cli import evaluate, train
 
     train_cfg, eval_cfg = compose_configs(overrides, output_dir, run_dir)
@@ -51,10 +67,12 @@ def bench(overrides: list[str], run_dir: str | None, output_dir: str) -> dict:
         with open_dict(train_cfg):
             train_cfg.stages = [stage]
         stages[stage] = timed(train, train_cfg)
+    sections: dict[str, float] = {}
+    time_sections(sections)
     evaluation = timed(evaluate, eval_cfg)
     where = str(train_cfg.run_dir) if run_dir else "temporary (deleted)"
     return {"experiment": train_cfg.experiment_name, "run_dir": where, "stages": stages,
-            "evaluate": evaluation, "total": round(sum(stages.values()) + evaluation, 3),
+            "evaluate": evaluation, "evaluate_sections": sections, "total": round(sum(stages.values()) + evaluation, 3),
             "device": "cuda" if torch.cuda.is_available() else "cpu", "torch_threads": torch.get_num_threads(),
             "machine": platform.machine()}
 
