@@ -103,6 +103,7 @@ def test_anchor_precision_is_confirmed_by_fresh_resampling():
     segments = grid_segments((16, 16), 16)
     anchor = anchors.explain(image, 0, segments)
     assert 1 <= len(anchor.features) < 16 and anchor.n_samples >= 16
+    assert torch.equal(anchor.mask, sum(segments == f for f in anchor.features).bool())
     z = torch.rand(20_000, 16, generator=torch.Generator().manual_seed(99)) < 0.5
     z[:, list(anchor.features)] = True
     fresh = (model(compose(image, segments, z, 0.0)).argmax(1) == 0).float().mean().item()

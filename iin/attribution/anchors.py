@@ -43,6 +43,7 @@ class Anchor:
     precision: float
     coverage: float
     n_samples: int
+    mask: torch.Tensor  # (H, W) bool: the anchor's superpixels
 
 
 class _Arms:
@@ -150,7 +151,8 @@ class Anchors(Attribution):
             if valid or arms.total() >= self.max_samples:
                 break
         best = max(valid, key=arms.coverage) if valid else max(beam, key=arms.mean)
-        return Anchor(best, arms.mean(best), arms.coverage(best), arms.stats[frozenset(best)][0])
+        mask = torch.isin(segments, torch.tensor(best, dtype=segments.dtype, device=segments.device))
+        return Anchor(best, arms.mean(best), arms.coverage(best), arms.stats[frozenset(best)][0], mask)
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         maps = []
