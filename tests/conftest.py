@@ -8,6 +8,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+import iin.evaluation
+from iin.cli import evaluate
+
 CONFIGS = str(Path(__file__).resolve().parents[1] / "configs")
 
 
@@ -15,6 +18,24 @@ def make_config(overrides: list[str] | None = None, name: str = "train") -> Dict
     """Compose a config the way train.py does, with overrides."""
     with initialize_config_dir(config_dir=CONFIGS, version_base="1.3"):
         return compose(config_name=name, overrides=overrides or [])
+
+
+FAST_EVAL = {"frechet_samples": 64, "invariance_images": 64, "concept_images": 64, "attack_images": 32,
+             "samples": 4, "zhang_shots": 1, "zhang_draws": 2,
+             "attribution": {"n_images": 4, "n_sanity": 1, "n_steps": 8,
+                             "methods": {"RISE": {"n_masks": 100}, "LIME": {"n_samples": 50}}}}
+# attribution takes minutes on 2 cores even when small: its own tests and a slow test in test_report cover it.
+HEAVY = ("attribution",)
+
+
+def run_evaluate(run_dir: Path, skip: tuple[str, ...] = HEAVY) -> dict:
+    """evaluate.py on run_dir with FAST_EVAL options, leaving out the sections in `skip`."""
+    cfg = make_config([f"run_dir={run_dir}"], name="evaluate")
+    with open_dict(cfg):
+        cfg.eval.merge_with(FAST_EVAL)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(iin.evaluation, "SECTIONS", [s for s in iin.evaluation.SECTIONS if s[0] not in skip])
+        return evaluate(cfg)
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from conftest import make_config
+from conftest import make_config, run_evaluate
 from iin.backbones import UnknownLayerError
 from iin.checkpoint import CheckpointError
-from iin.cli import evaluate, train
+from iin.cli import train
 from iin.data import colormnist
 from iin.editing import Interpreter
 from iin.run import Run
@@ -37,7 +37,7 @@ def test_second_train_skips_finished_stages(smoke_cfg, smoke_run):
 
 
 def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
-    metrics = evaluate(make_config([f"run_dir={smoke_run.root}"], name="evaluate"))
+    metrics = run_evaluate(smoke_run.root)
     on_disk = json.loads((smoke_run.root / "metrics.json").read_text())
     assert on_disk["classifier"]["test_accuracy"] == metrics["classifier"]["test_accuracy"]
     assert {"recon_mse", "preservation"} <= set(on_disk["autoencoder"])

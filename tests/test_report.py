@@ -9,24 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from omegaconf import open_dict
 
-import iin.evaluation
-from conftest import make_config
+from conftest import run_evaluate
 from iin.checkpoint import CheckpointError
-from iin.cli import evaluate
 from iin.report import build_report
 from iin.viz import bar_chart, save_grid
 
 # Small sample counts for every section, so that one evaluation of the smoke run takes seconds.
-FAST_EVAL = {"frechet_samples": 64, "invariance_images": 64, "concept_images": 64, "attack_images": 32,
-             "samples": 4, "zhang_shots": 1, "zhang_draws": 2,
-             "attribution": {"n_images": 4, "n_sanity": 1, "n_steps": 8,
-                             "methods": {"RISE": {"n_masks": 100}, "LIME": {"n_samples": 50}}}}
-# attribution takes minutes on 2 cores even when small and has its own tests; the slow test below covers it.
-HEAVY = ("attribution",)
-
-
 def copy_run(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> Path:
     """A run directory's config, checkpoints, timings and evaluation outputs, without `skip` stages."""
     dst.mkdir(parents=True)
@@ -36,16 +25,6 @@ def copy_run(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> Path:
     if (src / "figures").is_dir():
         shutil.copytree(src / "figures", dst / "figures")
     return dst
-
-
-def run_evaluate(run_dir: Path, skip: tuple[str, ...] = HEAVY) -> dict:
-    """evaluate.py on run_dir with FAST_EVAL options, leaving out the sections in `skip`."""
-    cfg = make_config([f"run_dir={run_dir}"], name="evaluate")
-    with open_dict(cfg):
-        cfg.eval.merge_with(FAST_EVAL)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(iin.evaluation, "SECTIONS", [s for s in iin.evaluation.SECTIONS if s[0] not in skip])
-        return evaluate(cfg)
 
 
 def without_timings(metrics: dict) -> str:

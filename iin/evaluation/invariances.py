@@ -6,7 +6,7 @@ import torch
 from ..editing import Interpreter
 from ..losses import bits_per_dim, nll
 from ..metrics import readouts
-from ..metrics.invariance import cosine, explained_variance_share, invariance_score
+from ..metrics.invariance import cosine, invariance_score
 from .context import EvalContext, MissingStage
 from .invariance_figures import invariance_figures
 
