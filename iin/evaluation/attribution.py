@@ -64,8 +64,9 @@ REASONS = {
 FAMILY = {"Saliency": "gradient", "GuidedBackprop": "gradient", "GuidedGradCAM": "gradient", "GradCAM": "cam",
           "HiResCAM": "cam", "Occlusion": "coarse", "LIME": "coarse", "Anchors": "coarse", "RISE": "coarse",
           "ActivationMaximization": "synthesis", "DeepDream": "synthesis"}
-DISTRIBUTION_SHIFT = ("deletion to black on a black background keeps a silhouette the model still recognises, while "
-                      "random pixel deletion makes out-of-distribution speckle that lowers confidence faster")
+DISTRIBUTION_SHIFT = ("deleting the top pixels to black can leave a shape the model still recognises, while random "
+                      "pixel deletion makes out-of-distribution speckle that lowers confidence faster "
+                      "(the deletion metric's distribution-shift bias)")
 
 
 def notes(results: dict) -> str:
