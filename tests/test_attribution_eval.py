@@ -109,3 +109,14 @@ def test_attribution_section_on_the_smoke_run(smoke_run):
     assert {"deletion_auc", "insertion_auc"} <= set(metrics["random"]) and isinstance(metrics["notes"], str)
     for figure in ("overlays", "actmax", "deepdream", "sanity"):
         assert (smoke_run.figures / f"attribution_{figure}.png").is_file()
+
+
+def test_notes_name_every_method_that_loses_to_random():
+    from iin.evaluation.attribution import notes
+
+    results = {"random": {"deletion_auc": 0.3, "insertion_auc": 0.5}, "edge": {"deletion_auc": 0.9, "insertion_auc": 0.1},
+               "RISE": {"deletion_auc": 0.1, "insertion_auc": 0.9}, "Saliency": {"deletion_auc": 0.4, "insertion_auc": 0.4}}
+    text = notes(results)
+    assert "Saliency" in text and "deletion 0.400 vs random 0.300" in text and "insertion 0.400" in text
+    assert "RISE" not in text and "edge" not in text
+    assert notes({k: v for k, v in results.items() if k != "Saliency"}).startswith("every method beats")
