@@ -47,15 +47,15 @@ def sanity_plot(curves: dict[str, dict[str, float]], path) -> None:
 def save_figures(ctx: EvalContext, x: torch.Tensor, maps: dict[str, torch.Tensor], opts: dict,
                  curves: dict[str, dict[str, float]] | None = None, n: int = 8) -> None:
     """attribution_overlays/actmax/deepdream(/sanity).png into the run's figures folder."""
-    ctx.run.figures.mkdir(parents=True, exist_ok=True)
+    ctx.figures.mkdir(parents=True, exist_ok=True)
     images = x[:n]
     image_grid({"image": images, **{k: overlay(images, v[:n]) for k, v in maps.items()}},
-               ctx.run.figures / "attribution_overlays.png")
+               ctx.figures / "attribution_overlays.png")
     actmax = ActivationMaximization(ctx.classifier, seed=opts["seed"], **opts["methods"]["ActivationMaximization"])
     n_classes = int(ctx.cfg.data.get("num_classes", 10))
     image_grid({"class": actmax.visualize(list(range(n_classes)), size=tuple(x.shape[-2:]))},
-               ctx.run.figures / "attribution_actmax.png")
+               ctx.figures / "attribution_actmax.png")
     dream = DeepDream(ctx.classifier, **({"layer": opts["layer"]} if opts["layer"] else {}))
-    image_grid({"image": images, "DeepDream": dream.dream(images)}, ctx.run.figures / "attribution_deepdream.png")
+    image_grid({"image": images, "DeepDream": dream.dream(images)}, ctx.figures / "attribution_deepdream.png")
     if curves:
-        sanity_plot(curves, ctx.run.figures / "attribution_sanity.png")
+        sanity_plot(curves, ctx.figures / "attribution_sanity.png")
