@@ -108,7 +108,7 @@ def test_attribution_section_on_the_smoke_run(smoke_run):
                 "seconds_per_image"} <= set(metrics[name])
     assert {"deletion_auc", "insertion_auc"} <= set(metrics["random"]) and isinstance(metrics["notes"], str)
     for figure in ("overlays", "actmax", "deepdream", "sanity"):
-        assert (smoke_run.figures / f"attribution_{figure}.png").is_file()
+        assert (ctx.figures / f"attribution_{figure}.png").is_file()  # staged; evaluate_run moves them
 
 
 def test_notes_name_every_method_that_loses_to_random():
