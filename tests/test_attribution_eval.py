@@ -114,8 +114,10 @@ def test_attribution_section_on_the_smoke_run(smoke_run):
 def test_notes_name_every_method_that_loses_to_random():
     from iin.evaluation.attribution import notes
 
-    results = {"random": {"deletion_auc": 0.3, "insertion_auc": 0.5}, "edge": {"deletion_auc": 0.9, "insertion_auc": 0.1},
-               "RISE": {"deletion_auc": 0.1, "insertion_auc": 0.9}, "Saliency": {"deletion_auc": 0.4, "insertion_auc": 0.4}}
+    def aucs(deletion: float, insertion: float) -> dict:
+        return {"deletion_auc": deletion, "insertion_auc": insertion}
+
+    results = {"random": aucs(0.3, 0.5), "edge": aucs(0.9, 0.1), "RISE": aucs(0.1, 0.9), "Saliency": aucs(0.4, 0.4)}
     text = notes(results)
     assert "Saliency" in text and "deletion 0.400 vs random 0.300" in text and "insertion 0.400" in text
     assert "RISE not better" not in text and "edge not better" not in text

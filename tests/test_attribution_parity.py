@@ -9,7 +9,7 @@ from captum.attr import Occlusion as CaptumOcclusion
 from torch import nn
 
 from iin.attribution import LIME, RISE, Anchors, GradCAM, HiResCAM, Occlusion, Saliency
-from iin.attribution.superpixels import compose, grid_segments, superpixels
+from iin.attribution.superpixels import compose, grid_segments
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:

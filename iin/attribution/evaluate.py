@@ -33,7 +33,7 @@ def pixel_ranks(maps: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 @torch.inference_mode()
 def perturbation_curves(model: nn.Module, x: torch.Tensor, maps: torch.Tensor, target: torch.Tensor,
                         mode: str, n_steps: int = 32, batch_size: int = 128, seed: int = 0) -> torch.Tensor:
-    """P(target) (B, n_steps+1) as pixels are deleted (set to 0) or inserted (into a blurred copy), most important first."""
+    """P(target) (B, n_steps+1) as pixels are deleted (set to 0) or inserted (into a blurred copy), top first."""
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be 'deletion' or 'insertion', got {mode!r}")
     b, c, h, w = x.shape

@@ -1,4 +1,4 @@
-"""Feature visualisation: Activation Maximisation (Erhan et al. 2009; Olah et al. 2017) and DeepDream (Mordvintsev 2015)."""
+"""Activation Maximisation (Erhan et al. 2009) with the Fourier, decorrelated parametrisation of Olah et al. 2017."""
 from __future__ import annotations
 
 import math

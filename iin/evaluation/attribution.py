@@ -86,7 +86,8 @@ def notes(results: dict) -> str:
 
 
 def attribution_metrics(ctx: EvalContext) -> dict:
-    """{Method: {deletion_auc, insertion_auc, pointing_game, sanity_spearman, seconds_per_image, ...}, random, edge, notes}."""
+    """{Method: {deletion_auc, insertion_auc, pointing_game, sanity_spearman, seconds_per_image, ...}, random, edge,
+    notes} on a seeded test subset; figures go to the staging folder."""
     opts, model = settings(ctx), ctx.classifier
     seed = opts["seed"]
     g = torch.Generator().manual_seed(seed)
@@ -105,7 +106,8 @@ def attribution_metrics(ctx: EvalContext) -> dict:
         results[name] = {**map_metrics(model, x, masks, target, maps, opts), "seconds_per_image": seconds,
                          **summary("sanity_spearman", list(sanity.values())[-1], seed), "sanity_curve": curves[name]}
         all_maps[name] = maps
-        log.info("attribution %s: %s", name, {k: v for k, v in results[name].items() if not isinstance(v, (list, dict))})
+        scalars = {k: v for k, v in results[name].items() if not isinstance(v, (list, dict))}
+        log.info("attribution %s: %s", name, scalars)
     for name, maps in (("random", random_maps(x, seed)), ("edge", edge_maps(x))):
         results[name] = map_metrics(model, x, masks, target, maps, opts)
     results["notes"] = notes(results)
