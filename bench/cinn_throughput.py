@@ -25,11 +25,11 @@ from iin.stages.invariances import build_cinn
 def samples_per_second(module: InvarianceModule, loader, steps: int) -> float:
     opt = torch.optim.Adam(module.parameters(), lr=1e-4)
     batches = iter(loader)
-    module.training_step(next(batches), 0)  # warm-up
+    module.loss(next(batches))  # warm-up
     start, seen = time.perf_counter(), 0
     for _ in range(steps):
         batch = next(batches)
-        loss = module.training_step(batch, 0)
+        loss = module.loss(batch)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -15,11 +15,15 @@ class InvarianceModule(pl.LightningModule):
         super().__init__()
         self.cinn, self.lr, self.weight_decay = cinn, lr, weight_decay
 
-    def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
+    def loss(self, batch: dict) -> torch.Tensor:
+        """Mean -log p(zbar | z) in nats for zbar drawn from the cached posterior."""
         mean, logvar = batch["mean"], batch["logvar"]
         zbar = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # a sample of the posterior
         v, log_det = self.cinn(zbar, c=[batch["cond"]])
-        loss = nll(v, log_det).mean()
+        return nll(v, log_det).mean()
+
+    def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
         self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.cinn.z_dim), prog_bar=True)
         return loss
 
