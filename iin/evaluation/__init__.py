@@ -21,6 +21,7 @@ from .frechet import GENERATORS, frechet_metrics
 from .zhang import zhang_metrics
 
 log = logging.getLogger("iin")
+__all__ = ["GENERATORS", "SECTIONS", "evaluate_run"]
 
 # (metrics key, stages it needs, function of the context)
 SECTIONS: list[tuple[str, tuple[str, ...], Callable[[EvalContext], dict]]] = [
