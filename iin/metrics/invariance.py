@@ -32,8 +32,10 @@ def invariance_score(sample_readouts: torch.Tensor, population: torch.Tensor, nu
 
 
 def explained_variance_share(samples: torch.Tensor, total_variance: torch.Tensor) -> float:
-    """Share of Var(zbar) that v explains: mean over inputs of sum_d Var_s(zbar_s) / sum_d Var_data(zbar).
+    """Share of Var(zbar) that v explains: median over inputs of sum_d Var_s(zbar_s) / sum_d Var_data(zbar).
 
     samples: (N, S, D) latents tau^-1(v_s | z(x_n)); total_variance: (D,) variance over the data.
+    The median, because an attacked input far outside the training distribution can make the
+    inverse flow explode for a few images and dominate a mean.
     """
-    return float(samples.var(1).sum(1).mean() / total_variance.sum())
+    return float(samples.var(1).sum(1).median() / total_variance.sum())
