@@ -15,7 +15,7 @@ import torch
 
 from iin.checkpoint import plain
 from iin.batches import CachedBatches, RecomputeBatches, batch_loader
-from iin.data import build_dataset
+from iin.data import dataset_from_config
 from iin.features import FeatureCache, Representation
 from iin.lit import InvarianceModule
 from iin.run import Run
@@ -75,7 +75,7 @@ def main() -> None:
     torch.manual_seed(0)
     run = ensure_run(args.run_dir)
     cfg = run.config
-    ds = build_dataset(cfg.data.name, "train", **dict(cfg.data.get("options") or {}))
+    ds = dataset_from_config(cfg.data, "train")
     cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", args.layers, ds)
     result = {"run_dir": str(run.root), "steps": args.steps, "batch_size": args.batch_size,
               "torch_threads": torch.get_num_threads()}

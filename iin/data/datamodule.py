@@ -37,6 +37,11 @@ def build_dataset(name: str, split: str, **kwargs: Any) -> Dataset:
     return DATASETS[name](split=split, **kwargs)
 
 
+def dataset_from_config(data_cfg: Any, split: str) -> Dataset:
+    """The `split` of the dataset a `data` config group describes (name + options)."""
+    return build_dataset(data_cfg.name, split, **dict(data_cfg.get("options") or {}))
+
+
 class DataModule(pl.LightningDataModule):
     """Train/test splits of one dataset; test doubles as validation (the splits are fixed)."""
 

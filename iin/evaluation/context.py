@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from ..data import FactorDataset, build_dataset, palette
+from ..data import FactorDataset, dataset_from_config, palette
 from ..run import Run
 
 
@@ -36,11 +36,11 @@ class EvalContext:
 
     @cached_property
     def test(self) -> FactorDataset:
-        return build_dataset(self.cfg.data.name, "test", **dict(self.cfg.data.get("options") or {}))
+        return dataset_from_config(self.cfg.data, "test")
 
     @cached_property
     def train(self) -> FactorDataset:
-        return build_dataset(self.cfg.data.name, "train", **dict(self.cfg.data.get("options") or {}))
+        return dataset_from_config(self.cfg.data, "train")
 
     def subset(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """A seeded random subset of n test images and labels (the split itself is sorted by class)."""

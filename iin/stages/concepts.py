@@ -6,13 +6,12 @@ from torch.utils.data import DataLoader
 
 from ..checkpoint import plain
 from ..concepts import AUTOENCODER, PairBatches, SingleBatches, TargetCodes, estimate_factor_dims
-from ..data import PairSampler
+from ..data import PairSampler, dataset_from_config
 from ..features import FeatureCache
 from ..flows import RESIDUAL, DisentanglingINN
 from ..lit import ConceptModule
 from ..run import Run
 from .common import fit, seed, should_skip
-from .invariances import train_dataset
 
 
 def stage_name(target: str, unsupervised: bool = False) -> str:
@@ -58,7 +57,7 @@ def train_concepts(cfg: DictConfig, run: Run) -> None:
     jobs = [(t, u) for t, u in jobs if not should_skip(cfg, run, stage_name(t, u))]
     if not jobs:
         return
-    dataset = train_dataset(cfg)
+    dataset = dataset_from_config(cfg.data, "train")
     sampler = PairSampler(dataset.factors, list(section.factors), seed=section.seed)
     for target, unsupervised in jobs:
         _train_one(cfg, run, target_codes(cfg, run, target, "train", dataset), sampler, unsupervised)

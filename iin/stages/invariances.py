@@ -5,7 +5,7 @@ from omegaconf import DictConfig
 
 from ..batches import CachedBatches, RecomputeBatches, batch_loader
 from ..checkpoint import plain
-from ..data import build_dataset
+from ..data import dataset_from_config
 from ..features import FeatureCache, Representation
 from ..flows import InvarianceCINN
 from ..lit import InvarianceModule
@@ -15,10 +15,6 @@ from .common import fit, seed, should_skip
 
 def stage_name(layer: str) -> str:
     return f"invariances/{layer}"
-
-
-def train_dataset(cfg: DictConfig):
-    return build_dataset(cfg.data.name, "train", **dict(cfg.data.get("options") or {}))
 
 
 def _batches(cfg: DictConfig, run: Run, layer: str, dataset, cached: dict):
@@ -39,7 +35,7 @@ def train_invariances(cfg: DictConfig, run: Run) -> None:
     layers = [l for l in section.layers if not should_skip(cfg, run, stage_name(l))]
     if not layers:
         return
-    dataset = train_dataset(cfg)
+    dataset = dataset_from_config(cfg.data, "train")
     cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", layers, dataset)
     for layer in layers:
         seed(section.seed)

@@ -7,7 +7,7 @@ import time
 from omegaconf import DictConfig
 
 from ..checkpoint import plain, save_checkpoint
-from ..data import build_dataset
+from ..data import dataset_from_config
 from ..run import Run
 from ..zhang import GraphOptions, ZhangCNN, mine_graph, positives, predict_maps, train_cnn
 from .common import seed, should_skip
@@ -35,7 +35,7 @@ def train_zhang(cfg: DictConfig, run: Run) -> None:
     if "zhang" not in cfg:
         raise ValueError("stage zhang needs a `zhang` config section; use experiment=zhang_parts or copy its `zhang:` block")
     z, start = cfg.zhang, time.perf_counter()
-    train = build_dataset(cfg.data.name, "train", **dict(cfg.data.get("options") or {}))
+    train = dataset_from_config(cfg.data, "train")
     if "part_masks" not in train.extras:
         raise ValueError(f"stage zhang needs part annotations (data=parts); {cfg.data.name!r} has none")
     content: dict = {"build": plain(z.net), "seeds": list(z.seeds), "ordinary": [], "icnn": [], "graph": [],
