@@ -24,7 +24,7 @@ from iin.stages.invariances import build_cinn
 
 def samples_per_second(module: InvarianceModule, loader, steps: int) -> float:
     opt = torch.optim.Adam(module.parameters(), lr=1e-4)
-    batches = iter(loader)
+    batches = (batch for _ in iter(int, 1) for batch in loader)  # endless: one epoch is only N / batch_size steps
     module.loss(next(batches))  # warm-up
     start, seen = time.perf_counter(), 0
     for _ in range(steps):
