@@ -14,6 +14,7 @@ from torch import nn
 from .backbones import UnknownLayerError, resolve_layer
 from .concepts import AUTOENCODER
 from .features import Representation, check_finite
+from .flows import RESIDUAL
 from .run import Run
 
 
@@ -168,12 +169,12 @@ class Interpreter:
         images = self.decode(z_star, base, self.invariances(x, base)) if base in self.layers else None
         return Edit(images, logits)
 
-    def _edited(self, x: torch.Tensor, target: str, factor: str, values: torch.Tensor) -> Edit:
-        """Replace `factor` of x's code by values (B*n, d) (n per image, in order) and render."""
-        self._check_factor(target, factor)
+    def _edited(self, x: torch.Tensor, target: str, factor: str, values: torch.Tensor,
+                parts: dict[str, torch.Tensor] | None = None) -> Edit:
+        """Replace `factor` of x's code (`parts`, computed when None) by values (B*n, d), n per image, and render."""
         n = len(values) // len(x)
         x_rep = x.repeat_interleave(n, 0)  # (B, ...) -> (B*n, ...)
-        parts = {k: v.repeat_interleave(n, 0) for k, v in self.factors(x, target).items()}
+        parts = {k: v.repeat_interleave(n, 0) for k, v in (parts or self.factors(x, target)).items()}
         parts[factor] = values
         return self.render(x_rep, parts, target)
 
@@ -186,10 +187,11 @@ class Interpreter:
                     target: str = AUTOENCODER) -> Edit:
         """x with factor moving linearly from x's value to y's in `steps`: images (B*steps, ...) in order."""
         self._check_factor(target, factor)
-        a, b = self.factors(x, target)[factor], self.factors(y, target)[factor]
+        parts = self.factors(x, target)
+        a, b = parts[factor], self.factors(y, target)[factor]
         t = torch.linspace(0, 1, steps)[None, :, None]
         values = ((1 - t) * a[:, None] + t * b[:, None]).flatten(0, 1)  # (B, steps, d) -> (B*steps, d)
-        return self._edited(x, target, factor, values)
+        return self._edited(x, target, factor, values, parts)
 
     def resample(self, x: torch.Tensor, factor: str, n: int = 8, target: str = AUTOENCODER, seed: int = 0) -> Edit:
         """n versions of each x with factor drawn afresh from N(0, I): images (B*n, ...) in order."""
@@ -206,9 +208,7 @@ class Interpreter:
     def walk(self, x: torch.Tensor, direction: torch.Tensor, steps: int = 8, scale: float = 2.0,
              target: str = "penultimate@unsupervised") -> Edit:
         """Linear walk in the unsupervised IIN's N(0, I) space: zt + t * direction, t in [-scale, scale]."""
-        from .flows import RESIDUAL
-
         t = torch.linspace(-scale, scale, steps)[None, :, None]
-        zt = self.factors(x, target)[RESIDUAL]
-        values = (zt[:, None] + t * direction[None, None]).flatten(0, 1)  # (B, steps, D) -> (B*steps, D)
-        return self._edited(x, target, RESIDUAL, values)
+        parts = self.factors(x, target)
+        values = (parts[RESIDUAL][:, None] + t * direction[None, None]).flatten(0, 1)  # (B, steps, D) -> (B*steps, D)
+        return self._edited(x, target, RESIDUAL, values, parts)
