@@ -135,3 +135,28 @@ def test_interrupted_training_resumes_from_last_checkpoint(tmp_path, monkeypatch
                         raising=False)
     train(cfg)
     assert started == [2] and run.has("classifier")
+
+
+def test_step_based_stage_resumes_from_its_last_step_checkpoint(tmp_path, monkeypatch):
+    """INN stages run on endless batches (one epoch): last.ckpt is written every checkpoint_every_steps steps."""
+    from iin.stages.common import FiniteLossGuard
+
+    cfg = _small_run(tmp_path, "stages=[classifier,autoencoder,concepts]", "concepts.targets=[penultimate]",
+                     "concepts.unsupervised=[]", "concepts.steps=9", "checkpoint_every_steps=4")
+
+    def die_at_step_7(self, trainer, module, batch, idx):
+        if trainer.global_step == 7:
+            raise RuntimeError("power cut")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(FiniteLossGuard, "on_train_batch_start", die_at_step_7, raising=False)
+        with pytest.raises(RuntimeError, match="power cut"):
+            train(cfg)
+    run = Run(cfg.run_dir)
+    last = torch.load(run.lightning_dir("concepts/penultimate") / "last.ckpt", weights_only=True)
+    assert not run.has("concepts/penultimate") and last["global_step"] == 4
+    started = []
+    monkeypatch.setattr(FiniteLossGuard, "on_train_start", lambda self, trainer, module: started.append(trainer.global_step),
+                        raising=False)
+    train(cfg)
+    assert started == [4] and run.has("concepts/penultimate")

@@ -72,6 +72,15 @@ def finish_loggers(loggers: list) -> None:
             lg.experiment.finish()
 
 
+def checkpointer(ckpt_dir: Path, max_steps: int, every_steps: int) -> pl.callbacks.ModelCheckpoint:
+    """last.ckpt for resuming: every epoch for epoch-based stages, every `every_steps` for step-based ones
+    (their epochs are short or endless; saving a flow and its optimiser state every epoch costs more than training)."""
+    if every_steps < 1:
+        raise ValueError(f"checkpoint_every_steps must be >= 1, got {every_steps}")
+    by_steps = {"every_n_train_steps": every_steps} if max_steps > 0 else {}
+    return pl.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=1, **by_steps)
+
+
 def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datamodule: Any = None,
         max_epochs: int = -1, max_steps: int = -1, val: bool = True, **loaders: Any) -> pl.Trainer:
     """Fit `module`, resuming from the stage's last Lightning checkpoint when an earlier run was interrupted."""
@@ -83,8 +92,7 @@ def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datam
         args["limit_val_batches"] = 0
     trainer = pl.Trainer(
         **args, logger=loggers, default_root_dir=str(run.root),
-        callbacks=[pl.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=1),  # latest + last.ckpt
-                   FiniteLossGuard(stage, last)])
+        callbacks=[checkpointer(ckpt_dir, max_steps, cfg.get("checkpoint_every_steps", 250)), FiniteLossGuard(stage, last)])
     start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if last.is_file() else None,
