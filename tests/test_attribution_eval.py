@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from attribution_toys import RegionNet, conv_net, region_images, region_mask
+from conftest import make_config
 
 from iin.attribution import Attribution, Saliency
 from iin.attribution.evaluate import (auc, cascade_blocks, cascading_randomization, confidence_interval, edge_maps,
@@ -122,3 +123,27 @@ def test_notes_name_every_method_that_loses_to_random():
     assert "Saliency" in text and "deletion 0.400 vs random 0.300" in text and "insertion 0.400" in text
     assert "RISE not better" not in text and "edge not better" not in text
     assert notes({k: v for k, v in results.items() if k != "Saliency"}).startswith("every method beats")
+
+
+def test_attribution_options_layer_code_defaults_experiment_and_eval_options():
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from iin.evaluation.attribution import settings
+
+    experiment = OmegaConf.create({"eval": {"attribution": {"n_images": 100, "methods": {"RISE": {"chunk": 50}}}}})
+    eval_options = {"attribution": {"n_images": None, "n_steps": 8, "methods": {"RISE": {"n_masks": 10}}}}
+    ctx = SimpleNamespace(cfg=experiment, option=lambda key, default: eval_options.get(key, default))
+    opts = settings(ctx)
+    assert opts["n_images"] == 100 and opts["n_steps"] == 8 and opts["pointing_tolerance"] == 1  # overlay, eval, code
+    assert opts["methods"]["RISE"] == {"n_masks": 10, "chunk": 50} and opts["methods"]["LIME"] == {"n_samples": 500}
+    eval_options["attribution"]["n_images"] = 4
+    assert settings(ctx)["n_images"] == 4  # evaluate.py's options win over the experiment's
+    assert settings(SimpleNamespace(cfg=OmegaConf.create({}), option=lambda k, d: d))["n_images"] == 16
+
+
+def test_the_shapes_experiment_evaluates_the_pointing_game_on_100_images():
+    assert make_config(["experiment=shapes"]).eval.attribution.n_images >= 100
+    assert make_config(["experiment=colormnist"]).get("eval") is None  # the default stays cheap (16 images)
+    assert make_config(["run_dir=x"], name="evaluate").eval.attribution.n_images is None  # leaves it to the run

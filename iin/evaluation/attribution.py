@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import torch
+from omegaconf import DictConfig, OmegaConf
 
 from ..attribution import METHODS
 from ..attribution.evaluate import (auc, cascading_randomization, confidence_interval, edge_maps,
@@ -19,15 +20,35 @@ log = logging.getLogger("iin")
 METHOD_SETTINGS: dict[str, dict] = {"RISE": {"n_masks": 1000}, "LIME": {"n_samples": 500},
                                     "ActivationMaximization": {"attribute_steps": 16}}
 LAYERED = ("GradCAM", "HiResCAM", "GuidedGradCAM", "DeepDream")  # methods that read `layer`
+# Section options when neither the experiment nor evaluate.py sets them (configs/eval/default.yaml explains each).
+DEFAULTS = {"n_images": 16, "n_sanity": 4, "n_steps": 32, "layer": None, "pointing_tolerance": 1}
+
+
+def _plain(options) -> dict:
+    """An `attribution` options node (DictConfig, dict or None) as a plain dict."""
+    return OmegaConf.to_container(options, resolve=True) if isinstance(options, DictConfig) else dict(options or {})
+
+
+def layered(*layers: dict) -> dict:
+    """Merge option dicts, later ones winning; a null value means "not set here"; `methods` merge per method."""
+    out: dict = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key == "methods":
+                for name, kw in (value or {}).items():
+                    out.setdefault("methods", {}).setdefault(name, {}).update(kw or {})
+            elif value is not None:
+                out[key] = value
+    return out
 
 
 def settings(ctx: EvalContext) -> dict:
-    """The `attribution` options with defaults filled in."""
-    opts = dict(ctx.option("attribution", None) or {})
-    methods = {k: dict(v) for k, v in (opts.get("methods") or {}).items()}
-    return {"n_images": 16, "n_sanity": 4, "n_steps": 32, "layer": None, "pointing_tolerance": 1,
-            "seed": int(ctx.option("seed", 0)), **opts,
-            "methods": {name: {**METHOD_SETTINGS.get(name, {}), **methods.get(name, {})} for name in METHODS}}
+    """The `attribution` options: code defaults < the experiment's `eval.attribution` (its overlay, stored in the
+    run's config) < the eval options given to evaluate.py."""
+    experiment = _plain((ctx.cfg.get("eval") or {}).get("attribution"))
+    code = {**DEFAULTS, "seed": int(ctx.option("seed", 0)), "methods": METHOD_SETTINGS}
+    opts = layered(code, experiment, _plain(ctx.option("attribution", None)))
+    return {"layer": None, **opts, "methods": {name: opts["methods"].get(name, {}) for name in METHODS}}
 
 
 def summary(key: str, values, seed: int) -> dict:
