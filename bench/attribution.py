@@ -4,8 +4,11 @@
 
 Prints JSON: `<Method>.seconds_per_image` at fixed settings, and for RISE (vs a naive one-mask-at-a-time
 loop), LIME (vs the `lime` package at equal samples and superpixels) and GradCAM (vs `grad-cam`):
-`<method>.ours_s`, `<method>.reference_s`, `<method>.speedup` (seconds per image). The `lime` package runs
-with its default batch_size 10; `LIME.reference_batch1000_s` gives it batches of 1,000 as well.
+`<method>.ours_s`, `<method>.reference_s`, `<method>.speedup` (seconds per image). Ours and the reference are
+timed alternately (best of `REPEATS` after a warm-up each) so that other load on the machine hits both alike.
+LIME: the `lime` package runs with batch_size equal to ours (`LIME.reference_batch_size`) and the eager model
+as a user would pass it; `LIME.reference_default_batch_s` is lime at its default batch_size 10, and
+`LIME.reference_our_forward_s` gives lime our TorchScript-frozen forward (isolating the rest of the engine).
 """
 from __future__ import annotations
 
@@ -27,15 +30,25 @@ SETTINGS = {"RISE": {"n_masks": 4000}, "LIME": {"n_samples": 1000}}  # the issue
 IMAGES = {"RISE": 2, "LIME": 4, "Anchors": 4, "Occlusion": 4}  # fewer images for the slow methods
 
 
+REPEATS = 3
+
+
 def seconds(fn, repeats: int = 1, warmup: bool = True) -> float:
     """Best wall time of `repeats` calls (after one warm-up call unless warmup=False)."""
+    return side_by_side([fn], repeats, warmup)[0]
+
+
+def side_by_side(fns: list, repeats: int = REPEATS, warmup: bool = True) -> list[float]:
+    """Best wall time of each fn over `repeats` rounds; within a round the fns run one after the other."""
     if warmup:
-        fn()
-    best = float("inf")
+        for fn in fns:
+            fn()
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
@@ -49,17 +62,41 @@ def naive_rise(model, rise: RISE, x: torch.Tensor, target: int) -> torch.Tensor:
     return saliency / (rise.n_masks * rise.p)
 
 
-def lime_package(model, image: torch.Tensor, segments: torch.Tensor, samples: int, batch_size: int) -> None:
-    """The `lime` package on the same image, superpixels and number of samples (hide_color 0 like ours)."""
+def lime_package(classify, image: torch.Tensor, segments: torch.Tensor, target: int, samples: int,
+                 batch_size: int) -> None:
+    """The `lime` package on the same image, superpixels, label and number of samples (hide_color 0 like ours)."""
     from lime.lime_image import LimeImageExplainer
 
+    LimeImageExplainer(random_state=0).explain_instance(
+        image.permute(1, 2, 0).double().numpy(), classify, labels=(target,), top_labels=None, hide_color=0,
+        num_samples=samples, batch_size=batch_size, segmentation_fn=lambda _img: segments.numpy())
+
+
+def numpy_classifier(forward):
+    """lime's classifier_fn: (n, H, W, C) numpy images -> (n, classes) softmax probabilities."""
     def classify(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return model(torch.from_numpy(batch).permute(0, 3, 1, 2).float()).softmax(1).numpy()
+            return forward(torch.from_numpy(batch).permute(0, 3, 1, 2).float()).softmax(1).numpy()
+    return classify
 
-    LimeImageExplainer(random_state=0).explain_instance(
-        image.permute(1, 2, 0).double().numpy(), classify, top_labels=1, hide_color=0, num_samples=samples,
-        batch_size=batch_size, segmentation_fn=lambda _img: segments.numpy())
+
+def lime_times(model, x: torch.Tensor, out: dict) -> None:
+    """Ours against the `lime` package per image (summed over images), 1,000 samples, equal batch size."""
+    lime = LIME(model, **SETTINGS["LIME"])
+    eager, ours_forward = numpy_classifier(model), numpy_classifier(lime.inference(x[:1]))
+    with torch.no_grad():
+        targets = model(x).argmax(1).tolist()
+    totals = np.zeros(4)
+    for image, t in zip(x, targets):
+        seg = superpixels(image, lime.n_segments)
+        totals += side_by_side([lambda: lime.explain(image, t, seg),
+                                lambda: lime_package(eager, image, seg, t, lime.n_samples, lime.batch_size),
+                                lambda: lime_package(eager, image, seg, t, lime.n_samples, 10),
+                                lambda: lime_package(ours_forward, image, seg, t, lime.n_samples, lime.batch_size)])
+    ours, reference, default_batch, our_forward = totals / len(x)
+    compare("LIME", ours, reference, out)
+    out.update({"LIME.images": len(x), "LIME.n_samples": lime.n_samples, "LIME.reference_batch_size": lime.batch_size,
+                "LIME.reference_default_batch_s": default_batch, "LIME.reference_our_forward_s": our_forward})
 
 
 def compare(name: str, ours: float, reference: float, out: dict) -> None:
@@ -74,10 +111,7 @@ def references(model, x: torch.Tensor, out: dict) -> None:
     start = time.process_time()
     rise.attribute(x[:1], 0)
     out["RISE.ours_cpu_s"] = time.process_time() - start  # CPU seconds: robust to other load with --threads 1
-    lime, segments = LIME(model, **SETTINGS["LIME"]), superpixels(x[0], 25)
-    ours = seconds(lambda: lime.explain(x[0], 0, segments), repeats=3)
-    compare("LIME", ours, seconds(lambda: lime_package(model, x[0], segments, 1000, 10), warmup=False), out)
-    out["LIME.reference_batch1000_s"] = seconds(lambda: lime_package(model, x[0], segments, 1000, 1000), warmup=False)
+    lime_times(model, x[:IMAGES["LIME"]], out)
     compare("GradCAM", *gradcam_times(model, x), out)
 
 

@@ -90,6 +90,46 @@ def test_lime_recovers_the_superpixel_weights_of_a_linear_model():
     assert _corr(coef.numpy(), weights.numpy()) > 0.95
 
 
+def test_weighted_ridge_equals_sklearn_ridge_with_sample_weights():
+    from sklearn.linear_model import Ridge
+
+    from iin.attribution.surrogate import weighted_ridge
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randint(0, 2, (300, 12), generator=g).float()  # (n, S) on/off patterns
+    y, w = torch.rand(300, generator=g), torch.rand(300, generator=g)
+    coef, intercept = weighted_ridge(z, y, w, alpha=1.0)
+    reference = Ridge(alpha=1.0).fit(z.numpy(), y.numpy(), sample_weight=w.numpy())
+    assert np.allclose(coef.numpy(), reference.coef_, atol=1e-6) and abs(intercept.item() - reference.intercept_) < 1e-6
+
+
+def straightforward_lime(model: nn.Module, image: torch.Tensor, segments: torch.Tensor, z: torch.Tensor, target: int,
+                         kernel_width: float = 0.25, alpha: float = 1.0) -> np.ndarray:
+    """LIME as lime_image does it: one perturbed image per pattern, one forward each, sklearn cosine kernel + Ridge."""
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import pairwise_distances
+
+    probs = []
+    with torch.no_grad():
+        for row in z:
+            off = torch.isin(segments, torch.nonzero(row == 0).flatten())  # (H, W) pixels switched off
+            probs.append(model(torch.where(off, 0.0, image)[None]).softmax(1)[0, target].item())
+    d = pairwise_distances(z.numpy(), np.ones((1, z.shape[1])), metric="cosine").ravel()
+    weights = np.sqrt(np.exp(-(d**2) / kernel_width**2))
+    return Ridge(alpha=alpha).fit(z.numpy(), np.array(probs), sample_weight=weights).coef_
+
+
+def test_lime_equals_a_straightforward_per_sample_reference():
+    model = conv_net(head="gap")
+    image = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(1))
+    image[:, :, :6] = 0  # a black band: the superpixels there change nothing when switched off (deduplicated)
+    segments = grid_segments((16, 16), 16)  # (H, W) labels 0..15
+    lime = LIME(model, n_samples=200, batch_size=64, seed=3)
+    ours = lime.explain(image, 2, segments)
+    reference = straightforward_lime(model, image, segments, lime.samples(16, image.device), 2)
+    assert np.allclose(ours.numpy(), reference, atol=1e-5)
+
+
 def test_anchor_precision_is_confirmed_by_fresh_resampling():
     image = torch.full((3, 16, 16), 0.6)
 
