@@ -8,7 +8,9 @@ loop), LIME (vs the `lime` package at equal samples and superpixels) and GradCAM
 timed alternately (best of `REPEATS` after a warm-up each) so that other load on the machine hits both alike.
 LIME: the `lime` package runs with batch_size equal to ours (`LIME.reference_batch_size`) and the eager model
 as a user would pass it; `LIME.reference_default_batch_s` is lime at its default batch_size 10, and
-`LIME.reference_our_forward_s` gives lime our TorchScript-frozen forward (isolating the rest of the engine).
+`LIME.reference_our_forward_s` gives lime our TorchScript-frozen forward (isolating the rest of the engine),
+`LIME.distinct_images` is the number of forwards per explanation after exact de-duplication and
+`LIME.ours_forwards_only_s` times those forwards alone (the floor of ours at this forward speed).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from iin.attribution import METHODS, RISE, GradCAM, superpixels
+from iin.attribution.superpixels import compose, distinct_images
 from iin.attribution.surrogate import LIME
 from iin.backbones import TinyCNN
 from iin.data import colormnist
@@ -86,17 +89,35 @@ def lime_times(model, x: torch.Tensor, out: dict) -> None:
     eager, ours_forward = numpy_classifier(model), numpy_classifier(lime.inference(x[:1]))
     with torch.no_grad():
         targets = model(x).argmax(1).tolist()
-    totals = np.zeros(4)
+    totals, distinct = np.zeros(5), 0
     for image, t in zip(x, targets):
         seg = superpixels(image, lime.n_segments)
+        batch = distinct_batch(lime, image, seg)
+        distinct += len(batch)
         totals += side_by_side([lambda: lime.explain(image, t, seg),
                                 lambda: lime_package(eager, image, seg, t, lime.n_samples, lime.batch_size),
                                 lambda: lime_package(eager, image, seg, t, lime.n_samples, 10),
-                                lambda: lime_package(ours_forward, image, seg, t, lime.n_samples, lime.batch_size)])
-    ours, reference, default_batch, our_forward = totals / len(x)
+                                lambda: lime_package(ours_forward, image, seg, t, lime.n_samples, lime.batch_size),
+                                lambda: forwards_only(lime.inference(image[None]), batch, lime.batch_size)])
+    ours, reference, default_batch, our_forward, forwards = totals / len(x)
     compare("LIME", ours, reference, out)
     out.update({"LIME.images": len(x), "LIME.n_samples": lime.n_samples, "LIME.reference_batch_size": lime.batch_size,
-                "LIME.reference_default_batch_s": default_batch, "LIME.reference_our_forward_s": our_forward})
+                "LIME.reference_default_batch_s": default_batch, "LIME.reference_our_forward_s": our_forward,
+                "LIME.distinct_images": distinct / len(x), "LIME.ours_forwards_only_s": forwards})
+
+
+def distinct_batch(lime: LIME, image: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+    """The distinct perturbed images (U, C, H, W) that one explanation pushes through the model."""
+    z = lime.samples(int(segments.max()) + 1, image.device)
+    patterns, _ = distinct_images(image, segments, z, lime.baseline)
+    return compose(image, segments, patterns, lime.baseline)
+
+
+def forwards_only(forward, batch: torch.Tensor, batch_size: int) -> None:
+    """Just the model forwards of one LIME explanation (its floor): the rest of ours is sampling and the fit."""
+    with torch.inference_mode():
+        for chunk in batch.split(batch_size):
+            forward(chunk)
 
 
 def compare(name: str, ours: float, reference: float, out: dict) -> None:

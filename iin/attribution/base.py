@@ -1,7 +1,6 @@
 """The common interface: `Method(model, layer=None, **settings).attribute(x, target=None) -> (B, 1, H, W)`."""
 from __future__ import annotations
 
-import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -10,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..backbones import resolve_layer
+from .inference import frozen
 
 
 class AttributionError(ValueError):
@@ -116,20 +116,6 @@ def last_spatial_layer(model: nn.Module, x: torch.Tensor) -> str:
     while i + 1 < len(calls) and calls[i + 1][2] == calls[convs[-1]][2]:
         i += 1
     return calls[i][0]
-
-
-def frozen(model: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A TorchScript-frozen copy of an eval-mode model for many forwards (batch norm folded, oneDNN kernels).
-
-    Falls back to the model itself when it does not trace; outputs equal the model's up to float rounding.
-    """
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(model.eval(), example[:2], check_trace=False)
-            return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-    except Exception:  # noqa: BLE001 - any tracing failure: use the eager model
-        return model
 
 
 class Attribution:

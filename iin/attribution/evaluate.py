@@ -11,7 +11,8 @@ from scipy.stats import spearmanr
 from torch import nn
 from torch.nn import functional as F
 
-from .base import Attribution, frozen
+from .base import Attribution
+from .inference import frozen
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float = 5.0, size: int = 11) -> torch.Tensor:

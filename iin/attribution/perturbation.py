@@ -22,7 +22,7 @@ class Occlusion(Attribution):
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         c = x.shape[1]
-        attr = _CaptumOcclusion(self.model).attribute(
+        attr = _CaptumOcclusion(self.inference(x)).attribute(  # captum's forwards run without gradients
             x, sliding_window_shapes=(c, self.window, self.window), strides=(c, self.stride, self.stride),
             baselines=self.baseline, target=target, perturbations_per_eval=self.batch_size)  # (B, C, H, W)
         return attr.mean(dim=1, keepdim=True)  # identical over channels: the window spans all of them

@@ -31,9 +31,9 @@ def compose(image: torch.Tensor, segments: torch.Tensor, z: torch.Tensor, baseli
     return image[None] * keep + baseline * (1 - keep)
 
 
-def pattern_probabilities(forward, image: torch.Tensor, segments: torch.Tensor, z: torch.Tensor, baseline: float,
-                          batch_size: int) -> torch.Tensor:
-    """Softmax outputs (n, classes) for on/off patterns z (n, S); each distinct image is evaluated once.
+def distinct_images(image: torch.Tensor, segments: torch.Tensor, z: torch.Tensor,
+                    baseline: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(patterns (U, S), inverse (n,)): one pattern per distinct perturbed image of the on/off patterns z (n, S).
 
     Switching off a superpixel whose pixels already equal `baseline` changes nothing, so patterns that
     differ only there give the same image: exact deduplication (large savings on black backgrounds).
@@ -44,6 +44,13 @@ def pattern_probabilities(forward, image: torch.Tensor, segments: torch.Tensor, 
     unique, inverse = torch.unique(z[:, informative], dim=0, return_inverse=True)  # (U, S'), (n,)
     patterns = torch.ones(len(unique), z.shape[1], dtype=z.dtype, device=z.device)
     patterns[:, informative] = unique
+    return patterns, inverse
+
+
+def pattern_probabilities(forward, image: torch.Tensor, segments: torch.Tensor, z: torch.Tensor, baseline: float,
+                          batch_size: int) -> torch.Tensor:
+    """Softmax outputs (n, classes) for on/off patterns z (n, S); each distinct image is evaluated once."""
+    patterns, inverse = distinct_images(image, segments, z, baseline)
     with torch.inference_mode():
         probs = torch.cat([forward(chunk).softmax(dim=1)
                            for chunk in compose(image, segments, patterns, baseline).split(batch_size)])
