@@ -25,10 +25,11 @@ def subnet_fc(width: int, hidden_layers: int = 2) -> Callable[[int, int], nn.Mod
 
 
 def coupling_stack(dim: int, depth: int, width: int, cond_dim: int | None = None,
-                   clamp: float = 2.0) -> Ff.SequenceINN:
+                   clamp: float = 2.0, hidden_layers: int = 2) -> Ff.SequenceINN:
     """`depth` AllInOneBlocks (affine coupling + activation normalisation + soft permutation) over `dim`.
 
-    Each block maps x -> (y, log|det J|); with `cond_dim` every block sees the same condition c[0].
+    Each block maps x -> (y, log|det J|); with `cond_dim` every block sees the same condition c[0]. Each subnet
+    has `hidden_layers` layers of `width` units.
     """
     if dim < 2:
         raise ValueError(f"a coupling flow needs at least 2 dimensions, got {dim}")
@@ -36,5 +37,5 @@ def coupling_stack(dim: int, depth: int, width: int, cond_dim: int | None = None
     for _ in range(depth):
         inn.append(Fm.AllInOneBlock, cond=None if cond_dim is None else 0,
                    cond_shape=None if cond_dim is None else (cond_dim,),
-                   subnet_constructor=subnet_fc(width), affine_clamping=clamp, permute_soft=True)
+                   subnet_constructor=subnet_fc(width, hidden_layers), affine_clamping=clamp, permute_soft=True)
     return inn

@@ -22,14 +22,14 @@ class DisentanglingINN(nn.Module):
     """FrEIA contract: `forward(z, rev=False, jac=True) -> (out, log_det)`; `split`/`merge` name the factors."""
 
     def __init__(self, dim: int, factor_dims: Mapping[str, int], depth: int = 12, width: int = 512,
-                 clamp: float = 2.0):
+                 clamp: float = 2.0, hidden_layers: int = 2):
         super().__init__()
         self.factor_dims = {k: int(v) for k, v in factor_dims.items()}
         if sum(self.factor_dims.values()) != dim or min(self.factor_dims.values()) < 1:
             raise ValueError(f"factor dimensions {self.factor_dims} must be >= 1 and sum to the representation size {dim}")
         self.dim = dim
         self.norm = Standardize((dim,))
-        self.flow = coupling_stack(dim, depth, width, clamp=clamp)
+        self.flow = coupling_stack(dim, depth, width, clamp=clamp, hidden_layers=hidden_layers)
 
     @property
     def factors(self) -> list[str]:

@@ -57,10 +57,11 @@ class ConvEmbedder(nn.Module):
         return self.net(self.norm(z))
 
 
-def make_embedder(shape: tuple[int, ...], out_dim: int, width: int) -> nn.Module:
-    """DenseEmbedder for flat features (D,) or pooled maps (C, 1, 1), ConvEmbedder for spatial ones (C, H, W)."""
+def make_embedder(shape: tuple[int, ...], out_dim: int, width: int, conv_width: int = 64) -> nn.Module:
+    """DenseEmbedder (hidden `width`) for flat features (D,) or pooled maps (C, 1, 1), ConvEmbedder (`conv_width`
+    channels) for spatial ones (C, H, W)."""
     if len(shape) == 1 or (len(shape) == 3 and shape[1] == shape[2] == 1):
         return DenseEmbedder(shape[0], out_dim, width)
     if len(shape) == 3:
-        return ConvEmbedder(tuple(shape), out_dim, min(width, 128))
+        return ConvEmbedder(tuple(shape), out_dim, conv_width)
     raise ValueError(f"features must be flat (D,) or spatial (C, H, W); got shape {tuple(shape)}")

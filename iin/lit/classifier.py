@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .schedule import adamw_one_cycle
+
 
 class ClassifierModule(pl.LightningModule):
     def __init__(self, net: nn.Module, lr: float = 2e-3, weight_decay: float = 1e-4):
@@ -23,6 +25,4 @@ class ClassifierModule(pl.LightningModule):
         self.log("val/accuracy", (logits.argmax(1) == batch["label"]).float().mean(), prog_bar=True)
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, self.lr, total_steps=self.trainer.estimated_stepping_batches)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_one_cycle(self.parameters(), self.trainer, self.lr, self.weight_decay)

@@ -6,6 +6,7 @@ import torch
 
 from ..flows import DisentanglingINN
 from ..losses import FactorLoss, bits_per_dim, nll
+from .schedule import adamw_one_cycle
 
 
 class ConceptModule(pl.LightningModule):
@@ -35,7 +36,4 @@ class ConceptModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.dinn.parameters(), lr=self.lr, weight_decay=1e-5)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, self.lr, total_steps=self.trainer.estimated_stepping_batches,
-                                                    pct_start=0.1)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_one_cycle(self.dinn.parameters(), self.trainer, self.lr, weight_decay=1e-5, warmup=0.1)

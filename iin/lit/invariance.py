@@ -6,6 +6,7 @@ import torch
 
 from ..flows import InvarianceCINN
 from ..losses import bits_per_dim, nll
+from .schedule import adamw_one_cycle
 
 
 class InvarianceModule(pl.LightningModule):
@@ -28,7 +29,4 @@ class InvarianceModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.cinn.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, self.lr, total_steps=self.trainer.estimated_stepping_batches,
-                                                    pct_start=0.1)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_one_cycle(self.cinn.parameters(), self.trainer, self.lr, self.weight_decay, warmup=0.1)

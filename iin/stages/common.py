@@ -82,12 +82,15 @@ def checkpointer(ckpt_dir: Path, max_steps: int, every_steps: int) -> pl.callbac
 
 
 def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datamodule: Any = None,
-        max_epochs: int = -1, max_steps: int = -1, val: bool = True, **loaders: Any) -> pl.Trainer:
-    """Fit `module`, resuming from the stage's last Lightning checkpoint when an earlier run was interrupted."""
+        max_epochs: int = -1, max_steps: int = -1, val: bool = True, grad_clip: float | None = None,
+        **loaders: Any) -> pl.Trainer:
+    """Fit `module`, resuming from the stage's last Lightning checkpoint when an earlier run was interrupted.
+
+    `grad_clip` bounds the global gradient norm (flows trained at a high learning rate need it)."""
     ckpt_dir = run.lightning_dir(stage)
     last = ckpt_dir / "last.ckpt"
     loggers = build_loggers(cfg, run, stage)
-    args = {**cfg.trainer, "max_epochs": max_epochs, "max_steps": max_steps}
+    args = {**cfg.trainer, "max_epochs": max_epochs, "max_steps": max_steps, "gradient_clip_val": grad_clip}
     if not val:
         args["limit_val_batches"] = 0
     trainer = pl.Trainer(

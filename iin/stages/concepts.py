@@ -47,7 +47,8 @@ def _train_one(cfg: DictConfig, run: Run, codes: TargetCodes, sampler: PairSampl
     source = (SingleBatches if unsupervised else PairBatches)(codes, sampler, section.batch_size, section.seed)
     loader = DataLoader(source, batch_size=None)  # the source yields whole batches
     module = ConceptModule(dinn, rho=section.rho, symmetric=section.symmetric, lr=section.lr, noise=section.noise)
-    fit(cfg, run, name, module, max_steps=section.steps, val=False, train_dataloaders=loader)
+    fit(cfg, run, name, module, max_steps=section.steps, val=False, grad_clip=section.get("grad_clip"),
+        train_dataloaders=loader)
     run.save_module(name, dinn, build=build, target=codes.target, factor_scores=scores, factors=list(section.factors))
 
 

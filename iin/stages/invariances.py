@@ -44,5 +44,5 @@ def train_invariances(cfg: DictConfig, run: Run) -> None:
         cinn.embedder.norm.fit(cached[layer])
         loader = batch_loader(_batches(cfg, run, layer, dataset, cached), section.batch_size, section.seed)
         fit(cfg, run, stage_name(layer), InvarianceModule(cinn, lr=section.lr), max_steps=section.steps,
-            val=False, train_dataloaders=loader)
+            val=False, grad_clip=section.get("grad_clip"), train_dataloaders=loader)
         run.save_module(stage_name(layer), cinn, build=build, layer=layer)
