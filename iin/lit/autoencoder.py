@@ -6,7 +6,6 @@ import torch
 
 from ..autoencoder import PatchDiscriminator, VAE, hinge_d_loss
 from ..losses import vae_loss
-from .schedule import adamw_one_cycle
 
 
 class AutoencoderModule(pl.LightningModule):
@@ -63,8 +62,8 @@ class AutoencoderModule(pl.LightningModule):
                 logger.log_image(key="val/reconstructions", images=[grid], step=self.global_step)
 
     def configure_optimizers(self):
+        # a constant rate: a one-cycle schedule over 15 epochs preserved fewer digits (0.936 vs 0.964 at 25 constant)
+        opt = torch.optim.Adam(self.vae.parameters(), lr=self.lr)
         if self.discriminator is None:
-            return adamw_one_cycle(self.vae.parameters(), self.trainer, self.lr, weight_decay=0.0)
-        # manual optimisation (generator and discriminator steps): constant rates
-        return (torch.optim.Adam(self.vae.parameters(), lr=self.lr),
-                torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=(0.5, 0.9)))
+            return opt
+        return opt, torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=(0.5, 0.9))
