@@ -4,30 +4,37 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
 EXPERIMENT ?= colormnist
 
 .PHONY: install run test test-slow bench clean
 
+# the runtime dependencies (make run); the dev extras (pytest and the reference libraries) come on top for tests
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import iin, torch, torchvision, FrEIA, pytorch_lightning, hydra, wandb, captum" 
+	$(PY) -m pip install -q --disable-pip-version-check -e . 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import iin, torch, torchvision, FrEIA, pytorch_lightning, hydra, wandb, captum"
 	touch $(STAMP)
 
-install: $(STAMP)
+$(DEV_STAMP): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import pytest, pytorch_grad_cam, lime"
+	touch $(DEV_STAMP)
+
+install: $(DEV_STAMP)
 
 run: $(STAMP)
 	$(PY) train.py experiment=$(EXPERIMENT)
 	$(PY) evaluate.py run_dir=outputs/$(EXPERIMENT)
 	@echo "report: $(CURDIR)/outputs/$(EXPERIMENT)/report.html"
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PY) -m pytest -q
 
-test-slow: $(STAMP)
+test-slow: $(DEV_STAMP)
 	$(PY) -m pytest -q -m slow
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	for b in bench/*.py; do $(PY) $$b; done
 
 clean:

@@ -15,6 +15,7 @@ from .backbones import UnknownLayerError, resolve_layer
 from .concepts import AUTOENCODER
 from .features import Representation, check_finite
 from .flows import RESIDUAL
+from .inference import fast
 from .run import Run
 
 
@@ -76,9 +77,14 @@ class Interpreter:
             raise ValueError(f"expected images (B, {', '.join(map(str, expected))}) in [0, 1], got {tuple(x.shape)}")
         return check_finite(x, "input images")
 
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's logits for images x (through a frozen fast copy of the classifier)."""
+        return fast(self.classifier, x)(x)
+
     def labels_for(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Labels for `@label`: the given ones, else the classifier's predictions."""
-        return labels if labels is not None else self.classifier(x).argmax(1)
+        return labels if labels is not None else self.logits(x).argmax(1)
 
     @torch.no_grad()
     def representation(self, x: torch.Tensor, layer: str, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -164,7 +170,7 @@ class Interpreter:
         base = target.removesuffix("@unsupervised")
         if base == AUTOENCODER:
             images = self.autoencoder.decode(z_star)
-            return Edit(images, self.classifier(images))
+            return Edit(images, self.logits(images))
         logits = forward_from(self.classifier, base, x, z_star)
         images = self.decode(z_star, base, self.invariances(x, base)) if base in self.layers else None
         return Edit(images, logits)

@@ -7,7 +7,7 @@ from attribution_toys import conv_net
 from torch import nn
 
 from iin.attribution import Occlusion
-from iin.attribution.inference import frozen
+from iin.inference import frozen
 from iin.backbones import TinyCNN
 
 

@@ -160,3 +160,15 @@ def test_step_based_stage_resumes_from_its_last_step_checkpoint(tmp_path, monkey
                         raising=False)
     train(cfg)
     assert started == [4] and run.has("concepts/penultimate")
+
+
+def test_invariance_layers_and_concept_targets_train_in_parallel_workers(tmp_path):
+    cfg = _small_run(tmp_path, "stages=[classifier,autoencoder,invariances,concepts]", "invariance.workers=2",
+                     "concepts.workers=2", "concepts.unsupervised=[]")
+    run = train(cfg)
+    assert all(run.has(f"invariances/{layer}") for layer in cfg.invariance.layers)
+    assert all(run.has(f"concepts/{target}") for target in cfg.concepts.targets)
+    timing = json.loads((run.root / "timing.json").read_text())
+    assert {f"invariances/{layer}" for layer in cfg.invariance.layers} <= set(timing)
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        train(_small_run(tmp_path, "stages=[invariances]", "invariance.workers=0", "force=true"))

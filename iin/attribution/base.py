@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..backbones import resolve_layer
-from .inference import frozen
+from ..inference import frozen
 
 
 class AttributionError(ValueError):

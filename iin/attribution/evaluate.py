@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import Attribution
-from .inference import frozen
+from ..inference import frozen
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float = 5.0, size: int = 11) -> torch.Tensor:

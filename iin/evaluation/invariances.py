@@ -31,7 +31,7 @@ def layer_metrics(ctx: EvalContext, interp: Interpreter, layer: str, x: torch.Te
     ref = {k: t.repeat_interleave(n_samples, 0) for k, t in readouts(x, ctx.oracle, ctx.palette).items()}
     got = readouts(samples, ctx.oracle, ctx.palette)
     z_rep = z.repeat_interleave(n_samples, 0)
-    pred = interp.classifier(x).argmax(1).repeat_interleave(n_samples, 0)
+    pred = interp.logits(x).argmax(1).repeat_interleave(n_samples, 0)
     perm = torch.randperm(len(x), generator=gen)
     return {
         "invertibility_max_abs_err": (back - posterior.mean).abs().max().item(),
@@ -39,7 +39,7 @@ def layer_metrics(ctx: EvalContext, interp: Interpreter, layer: str, x: torch.Te
         "reencode_cosine": cosine(_rep_of_samples(interp, layer, samples, ctx.oracle), z_rep).mean().item(),
         "reencode_cosine_ae": cosine(_rep_of_samples(interp, layer, ae(x), ctx.oracle), z).mean().item(),
         "reencode_cosine_random": cosine(z[perm], z).mean().item(),
-        "prediction_agreement": (interp.classifier(samples).argmax(1) == pred).float().mean().item(),
+        "prediction_agreement": (interp.logits(samples).argmax(1) == pred).float().mean().item(),
         "preservation": {f: (got[f] == ref[f]).float().mean().item() for f in got},
         "_readouts": {f: got[f].view(len(x), n_samples) for f in got},
     }

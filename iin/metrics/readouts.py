@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..inference import fast
+
 LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
@@ -17,9 +19,9 @@ def color_readout(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Class predictions of `model` (eval mode) for images (N, C, H, W), in batches."""
-    model.eval()
-    return torch.cat([model(chunk).argmax(1) for chunk in images.split(batch_size)])
+    """Class predictions of a frozen `model` (eval mode, fast copy) for images (N, C, H, W), in batches."""
+    forward = fast(model.eval(), images[:batch_size])
+    return torch.cat([forward(chunk).argmax(1) for chunk in images.split(batch_size)])
 
 
 def readouts(images: torch.Tensor, oracle: nn.Module, palette: torch.Tensor | None) -> dict[str, torch.Tensor]:

@@ -5,7 +5,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
@@ -116,3 +116,27 @@ def should_skip(cfg: DictConfig, run: Run, stage: str) -> bool:
 def seed(value: int) -> None:
     pl.seed_everything(int(value), workers=True, verbose=False)
 
+
+
+def _call(job: tuple[Callable, tuple]) -> None:
+    fn, args = job
+    fn(*args)
+
+
+def run_jobs(fn: Callable[..., None], jobs: list[tuple], workers: int) -> None:
+    """`fn(*args)` for every args in jobs: here, or in `workers` spawned processes sharing the CPU cores.
+
+    Small flows use cores poorly from one process (two single-thread processes train ~1.2x faster than one
+    two-thread process on 2 cores); each worker gets cores // workers threads. `fn` must be module-level.
+    """
+    if int(workers) < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    workers = min(int(workers), len(jobs))
+    if workers <= 1:
+        for args in jobs:
+            fn(*args)
+        return
+    threads = max(1, torch.get_num_threads() // workers)
+    with torch.multiprocessing.get_context("spawn").Pool(workers, torch.set_num_threads, (threads,)) as pool:
+        for _ in pool.imap_unordered(_call, [(fn, args) for args in jobs]):
+            pass

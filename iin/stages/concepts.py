@@ -11,7 +11,7 @@ from ..features import FeatureCache
 from ..flows import RESIDUAL, DisentanglingINN
 from ..lit import ConceptModule
 from ..run import Run
-from .common import fit, seed, should_skip
+from .common import fit, run_jobs, seed, should_skip
 
 
 def stage_name(target: str, unsupervised: bool = False) -> str:
@@ -36,8 +36,12 @@ def _factor_dims(section: DictConfig, codes: TargetCodes, sampler: PairSampler) 
     return estimate_factor_dims(codes.mean, sampler, est.residual_score, est.temperature, est.pairs)
 
 
-def _train_one(cfg: DictConfig, run: Run, codes: TargetCodes, sampler: PairSampler, unsupervised: bool) -> None:
+def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> None:
+    """One target's DisentanglingINN (or its pair-free IIN when `unsupervised`)."""
     section = cfg.concepts
+    dataset = dataset_from_config(cfg.data, "train")
+    sampler = PairSampler(dataset.factors, list(section.factors), seed=section.seed)
+    codes = target_codes(cfg, run, target, "train", dataset)
     name = stage_name(codes.target, unsupervised)
     seed(section.seed)
     dims, scores = ({RESIDUAL: codes.dim}, {}) if unsupervised else _factor_dims(section, codes, sampler)
@@ -59,6 +63,6 @@ def train_concepts(cfg: DictConfig, run: Run) -> None:
     if not jobs:
         return
     dataset = dataset_from_config(cfg.data, "train")
-    sampler = PairSampler(dataset.factors, list(section.factors), seed=section.seed)
-    for target, unsupervised in jobs:
-        _train_one(cfg, run, target_codes(cfg, run, target, "train", dataset), sampler, unsupervised)
+    for target in dict.fromkeys(t for t, _ in jobs):  # fill the feature cache once, before any worker reads it
+        target_codes(cfg, run, target, "train", dataset)
+    run_jobs(train_target, [(cfg, run, t, u) for t, u in jobs], section.get("workers", 1))

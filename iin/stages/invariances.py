@@ -10,7 +10,7 @@ from ..features import FeatureCache, Representation
 from ..flows import InvarianceCINN
 from ..lit import InvarianceModule
 from ..run import Run
-from .common import fit, seed, should_skip
+from .common import fit, run_jobs, seed, should_skip
 
 
 def stage_name(layer: str) -> str:
@@ -30,19 +30,25 @@ def build_cinn(build: dict) -> InvarianceCINN:
     return InvarianceCINN(**build)
 
 
+def train_layer(cfg: DictConfig, run: Run, layer: str) -> None:
+    """One layer's cINN, from the feature cache (filled beforehand by train_invariances)."""
+    section = cfg.invariance
+    dataset = dataset_from_config(cfg.data, "train")
+    cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", [layer], dataset)
+    seed(section.seed)
+    build = {"z_dim": cached["mean"].shape[1], "cond_shape": list(cached[layer].shape[1:]), **plain(section.flow)}
+    cinn = build_cinn(build)
+    cinn.embedder.norm.fit(cached[layer])
+    loader = batch_loader(_batches(cfg, run, layer, dataset, cached), section.batch_size, section.seed)
+    fit(cfg, run, stage_name(layer), InvarianceModule(cinn, lr=section.lr), max_steps=section.steps,
+        val=False, grad_clip=section.get("grad_clip"), train_dataloaders=loader)
+    run.save_module(stage_name(layer), cinn, build=build, layer=layer)
+
+
 def train_invariances(cfg: DictConfig, run: Run) -> None:
     section = cfg.invariance
     layers = [l for l in section.layers if not should_skip(cfg, run, stage_name(l))]
     if not layers:
         return
-    dataset = dataset_from_config(cfg.data, "train")
-    cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", layers, dataset)
-    for layer in layers:
-        seed(section.seed)
-        build = {"z_dim": cached["mean"].shape[1], "cond_shape": list(cached[layer].shape[1:]), **plain(section.flow)}
-        cinn = build_cinn(build)
-        cinn.embedder.norm.fit(cached[layer])
-        loader = batch_loader(_batches(cfg, run, layer, dataset, cached), section.batch_size, section.seed)
-        fit(cfg, run, stage_name(layer), InvarianceModule(cinn, lr=section.lr), max_steps=section.steps,
-            val=False, grad_clip=section.get("grad_clip"), train_dataloaders=loader)
-        run.save_module(stage_name(layer), cinn, build=build, layer=layer)
+    FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", layers, dataset_from_config(cfg.data, "train"))
+    run_jobs(train_layer, [(cfg, run, layer) for layer in layers], section.get("workers", 1))

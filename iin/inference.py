@@ -1,11 +1,12 @@
-"""The fast no-grad forward behind the perturbation methods (LIME, RISE, Occlusion, Anchors, deletion/insertion).
+"""The fast no-grad forward of a frozen network: perturbation baselines, oracle readouts, evaluation decodes.
 
 A TorchScript-frozen copy of the eval-mode model: batch norm folded into the convolutions, weights prepacked for
-oneDNN. On one CPU core this halves the time per forward of a small CNN; the user's model is left as it was.
+oneDNN. On the 2-core CPU this runs the TinyCNN 2-3.5x faster than eager mode; the user's model is left as it was.
 """
 from __future__ import annotations
 
 import warnings
+import weakref
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -58,3 +59,15 @@ def frozen(model: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], 
     except Exception:  # noqa: BLE001 - any tracing or freezing failure: use the eager model
         return model
     return forward if agrees(forward, model, example[:2]) else model
+
+
+_CACHE: "weakref.WeakKeyDictionary[nn.Module, Callable]" = weakref.WeakKeyDictionary()
+
+
+def fast(model: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`frozen(model, example)`, built once per model object: for networks whose weights no longer change."""
+    if model not in _CACHE:
+        forward = frozen(model, example)
+        _CACHE[model] = None if forward is model else forward  # no strong reference to the key itself
+    forward = _CACHE[model]
+    return model if forward is None else forward
