@@ -115,51 +115,47 @@ def test_unknown_stage_and_corrupt_checkpoint(tmp_path):
         run.classifier()
 
 
-def test_interrupted_training_resumes_from_last_checkpoint(tmp_path, monkeypatch):
+def _train_until_power_cut(cfg, monkeypatch, hook: str, dies) -> Run:
+    """Train with FiniteLossGuard.<hook> raising as soon as dies(trainer) holds."""
     from iin.stages.common import FiniteLossGuard
 
-    cfg = _small_run(tmp_path, "stages=[classifier]", "classifier.epochs=3")
-
-    def die_in_third_epoch(self, trainer, module):
-        if trainer.current_epoch == 2:
+    def power_cut(self, trainer, *_):
+        if dies(trainer):
             raise RuntimeError("power cut")
 
     with monkeypatch.context() as patch:
-        patch.setattr(FiniteLossGuard, "on_train_epoch_start", die_in_third_epoch, raising=False)
+        patch.setattr(FiniteLossGuard, hook, power_cut, raising=False)
         with pytest.raises(RuntimeError, match="power cut"):
             train(cfg)
-    run = Run(cfg.run_dir)
-    assert not run.has("classifier") and (run.lightning_dir("classifier") / "last.ckpt").is_file()
+    return Run(cfg.run_dir)
+
+
+def _resume(cfg, monkeypatch, progress) -> list:
+    """Train again; progress(trainer) where each fit started."""
+    from iin.stages.common import FiniteLossGuard
+
     started = []
-    monkeypatch.setattr(FiniteLossGuard, "on_train_start", lambda self, trainer, module: started.append(trainer.current_epoch),
+    monkeypatch.setattr(FiniteLossGuard, "on_train_start", lambda self, trainer, module: started.append(progress(trainer)),
                         raising=False)
     train(cfg)
-    assert started == [2] and run.has("classifier")
+    return started
+
+
+def test_interrupted_training_resumes_from_last_checkpoint(tmp_path, monkeypatch):
+    cfg = _small_run(tmp_path, "stages=[classifier]", "classifier.epochs=3")
+    run = _train_until_power_cut(cfg, monkeypatch, "on_train_epoch_start", lambda t: t.current_epoch == 2)
+    assert not run.has("classifier") and (run.lightning_dir("classifier") / "last.ckpt").is_file()
+    assert _resume(cfg, monkeypatch, lambda t: t.current_epoch) == [2] and run.has("classifier")
 
 
 def test_step_based_stage_resumes_from_its_last_step_checkpoint(tmp_path, monkeypatch):
     """INN stages run on endless batches (one epoch): last.ckpt is written every checkpoint_every_steps steps."""
-    from iin.stages.common import FiniteLossGuard
-
     cfg = _small_run(tmp_path, "stages=[classifier,autoencoder,concepts]", "concepts.targets=[penultimate]",
                      "concepts.unsupervised=[]", "concepts.steps=9", "checkpoint_every_steps=4")
-
-    def die_at_step_7(self, trainer, module, batch, idx):
-        if trainer.global_step == 7:
-            raise RuntimeError("power cut")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(FiniteLossGuard, "on_train_batch_start", die_at_step_7, raising=False)
-        with pytest.raises(RuntimeError, match="power cut"):
-            train(cfg)
-    run = Run(cfg.run_dir)
+    run = _train_until_power_cut(cfg, monkeypatch, "on_train_batch_start", lambda t: t.global_step == 7)
     last = torch.load(run.lightning_dir("concepts/penultimate") / "last.ckpt", weights_only=True)
     assert not run.has("concepts/penultimate") and last["global_step"] == 4
-    started = []
-    monkeypatch.setattr(FiniteLossGuard, "on_train_start", lambda self, trainer, module: started.append(trainer.global_step),
-                        raising=False)
-    train(cfg)
-    assert started == [4] and run.has("concepts/penultimate")
+    assert _resume(cfg, monkeypatch, lambda t: t.global_step) == [4] and run.has("concepts/penultimate")
 
 
 def test_invariance_layers_and_concept_targets_train_in_parallel_workers(tmp_path):
