@@ -7,7 +7,7 @@ from attribution_toys import conv_net
 from torch import nn
 
 from iin.attribution import Occlusion
-from iin.inference import frozen
+from iin.inference import fast, frozen
 from iin.backbones import TinyCNN
 
 
@@ -75,3 +75,13 @@ def test_occlusion_uses_the_frozen_forward_and_keeps_its_result():
     ours = method.attribute(x, 2)
     method.inference = lambda _x: model  # the plain eager forward
     assert torch.allclose(ours, method.attribute(x, 2), atol=1e-5)
+
+
+def test_fast_builds_one_frozen_copy_per_model_and_falls_back_to_the_model():
+    torch.manual_seed(0)
+    model, x = TinyCNN().eval(), torch.rand(4, 3, 32, 32)
+    forward = fast(model, x)
+    assert forward is not model and fast(model, x) is forward  # built once, reused
+    assert torch.allclose(forward(x), model(x), atol=1e-4)
+    branchy = ValueBranch()
+    assert fast(branchy, x) is branchy and fast(branchy, x) is branchy  # untraceable: the model itself, every time
