@@ -61,13 +61,20 @@ def frozen(model: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], 
     return forward if agrees(forward, model, example[:2]) else model
 
 
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, Callable]" = weakref.WeakKeyDictionary()
+def signature(x: torch.Tensor) -> tuple:
+    """What a frozen copy is specialised to: the per-example shape, device and dtype of its inputs."""
+    return tuple(x.shape[1:]), x.device, x.dtype
+
+
+_CACHE: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
 
 
 def fast(model: nn.Module, example: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """`frozen(model, example)`, built once per model object: for networks whose weights no longer change."""
-    if model not in _CACHE:
+    """`frozen(model, example)`, built once per model object and input signature: for networks whose weights
+    no longer change (evaluation's classifier and oracle)."""
+    copies = _CACHE.setdefault(model, {})
+    key = signature(example)
+    if key not in copies:
         forward = frozen(model, example)
-        _CACHE[model] = None if forward is model else forward  # no strong reference to the key itself
-    forward = _CACHE[model]
-    return model if forward is None else forward
+        copies[key] = None if forward is model else forward  # no strong reference to the key itself
+    return model if copies[key] is None else copies[key]

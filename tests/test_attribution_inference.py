@@ -85,3 +85,11 @@ def test_fast_builds_one_frozen_copy_per_model_and_falls_back_to_the_model():
     assert torch.allclose(forward(x), model(x), atol=1e-4)
     branchy = ValueBranch()
     assert fast(branchy, x) is branchy and fast(branchy, x) is branchy  # untraceable: the model itself, every time
+
+
+def test_fast_builds_a_copy_per_input_shape():
+    torch.manual_seed(0)
+    model = resnet18()  # adaptive pooling: any image size
+    small, large = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 64, 64)
+    assert fast(model, small) is not fast(model, large)
+    assert torch.allclose(fast(model, large)(large), model(large), atol=1e-4)

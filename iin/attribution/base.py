@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..backbones import resolve_layer
-from ..inference import frozen
+from ..inference import frozen, signature
 
 
 class AttributionError(ValueError):
@@ -135,7 +135,7 @@ class Attribution:
 
     def inference(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """The fast no-grad forward for inputs shaped like x (built once per input shape)."""
-        key = (tuple(x.shape[1:]), x.device, x.dtype)
+        key = signature(x)
         if getattr(self, "_frozen_key", None) != key:
             self._frozen, self._frozen_key = frozen(self.model, x), key
         return self._frozen
