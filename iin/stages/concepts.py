@@ -62,7 +62,6 @@ def train_concepts(cfg: DictConfig, run: Run) -> None:
     jobs = [(t, u) for t, u in jobs if not should_skip(cfg, run, stage_name(t, u))]
     if not jobs:
         return
-    dataset = dataset_from_config(cfg.data, "train")
-    for target in dict.fromkeys(t for t, _ in jobs):  # fill the feature cache once, before any worker reads it
-        target_codes(cfg, run, target, "train", dataset)
+    layers = list(dict.fromkeys(t for t, _ in jobs if t != AUTOENCODER))  # the posterior is always cached
+    FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", layers, dataset_from_config(cfg.data, "train"))
     run_jobs(train_target, [(cfg, run, t, u) for t, u in jobs], section.get("workers", 1))
