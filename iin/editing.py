@@ -199,11 +199,21 @@ class Interpreter:
         values = ((1 - t) * a[:, None] + t * b[:, None]).flatten(0, 1)  # (B, steps, d) -> (B*steps, d)
         return self._edited(x, target, factor, values, parts)
 
-    def resample(self, x: torch.Tensor, factor: str, n: int = 8, target: str = AUTOENCODER, seed: int = 0) -> Edit:
-        """n versions of each x with factor drawn afresh from N(0, I): images (B*n, ...) in order."""
+    def resample(self, x: torch.Tensor, factor: str, n: int = 8, target: str = AUTOENCODER, seed: int = 0,
+                 pool: torch.Tensor | None = None) -> Edit:
+        """n versions of each x with factor drawn afresh: images (B*n, ...) in order.
+
+        Draws come from the prior N(0, I), or, given `pool` images, from the factor's codes of random pool
+        images. Pool draws stay on the data: a factor the representation barely carries gets codes much
+        narrower than N(0, I) (`code_std` in the concept metrics), and prior draws then leave the data.
+        """
         self._check_factor(target, factor)
-        d = self.dinn(target).factor_dims[factor]
-        values = torch.randn(len(x) * n, d, generator=torch.Generator().manual_seed(seed))
+        gen = torch.Generator().manual_seed(seed)
+        if pool is None:
+            values = torch.randn(len(x) * n, self.dinn(target).factor_dims[factor], generator=gen)
+        else:
+            codes = self.factors(pool, target)[factor]
+            values = codes[torch.randint(len(codes), (len(x) * n,), generator=gen)]
         return self._edited(x, target, factor, values)
 
     def set(self, x: torch.Tensor, factor: str, value: torch.Tensor, target: str = AUTOENCODER) -> Edit:

@@ -34,6 +34,18 @@ def test_colormnist_background_adds_a_factor():
     assert (corner.sum(1) > 0).all()
 
 
+@pytest.mark.parametrize("backgrounds", [0, 4])
+def test_colormnist_paint_as_changes_the_colour_only(backgrounds):
+    ds, red = colormnist("test", n_backgrounds=backgrounds), colormnist("test", n_backgrounds=backgrounds, paint_as=0)
+    assert (red.factors["color"] == 0).all()
+    assert all(torch.equal(red.factors[f], ds.factors[f]) for f in ds.factor_names if f != "color")
+    already = ds.factors["color"] == 0
+    assert 0 < already.sum() < len(ds) and torch.equal(red.images[already], ds.images[already])
+    assert (red.images[~already] != ds.images[~already]).flatten(1).any(1).all()
+    with pytest.raises(ValueError, match=r"paint_as must be a palette index in \[0, 8\)"):
+        colormnist("test", paint_as=8)
+
+
 def test_palette_colours_are_distinct():
     p = palette(8)
     assert torch.cdist(p, p).add(torch.eye(8) * 10).min() > 0.3

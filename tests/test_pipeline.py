@@ -50,7 +50,10 @@ def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
     assert set(layer["preservation"]) == set(layer["invariance"]) == {"digit", "color"}
     assert layer["invertibility_max_abs_err"] < 1e-4
     concept = on_disk["concepts"]["@autoencoder"]
-    assert set(concept["swap"]) == {"digit", "color"} and set(concept["model_response"]) == {"digit", "color", "residual"}
+    assert set(concept["swap"]) == {"digit", "color"}
+    for key in ["model_response", "model_response_prior", "code_std"]:
+        assert set(concept[key]) == {"digit", "color", "residual"} and min(concept[key].values()) > 0, key
+    assert concept["model_response_reference"]["color"] > 0  # the model's logits over repainted digits
     assert sum(concept["factor_dims"].values()) == 16
     assert set(on_disk["attack"]["explained_variance"]) == {"block2", "penultimate"}
 
@@ -76,6 +79,9 @@ def test_interpreter_concept_edits(smoke_run, images):
     plain_logits = interp.classifier(x)
     assert torch.allclose(same.logits, plain_logits, atol=1e-3)  # T^-1(T(z)) fed back through the model
     assert interp.resample(x[:2], "residual", n=4, target="@autoencoder").images.shape == (8, 3, 32, 32)
+    drawn = interp.resample(x[:2], "color", n=3, target="penultimate", pool=x[5:])  # a one-image pool
+    swapped = interp.swap(x[:2].repeat_interleave(3, 0), x[5:].expand(6, -1, -1, -1), "color", "penultimate")
+    assert torch.allclose(drawn.logits, swapped.logits, atol=1e-5)
 
 
 def test_interpreter_errors(smoke_run, images):

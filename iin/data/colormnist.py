@@ -37,10 +37,13 @@ def colormnist(
     size: int = 32,
     seed: int = 0,
     n: int | None = None,
+    paint_as: int | None = None,
 ) -> FactorDataset:
     """Coloured digits; `n_backgrounds=0` keeps the background black and adds no `bg` factor.
 
-    `n` keeps a seeded random subset of the split (for quick experiments and tests).
+    `n` keeps a seeded random subset of the split (for quick experiments and tests). `paint_as` paints
+    every digit in that palette colour and keeps everything else (digits, order, backgrounds): the
+    ground truth of a pure colour change.
     """
     grey, digits = mnist5k(split, size)
     gen = torch.Generator().manual_seed(seed + (0 if split == "train" else 10_000))
@@ -48,6 +51,10 @@ def colormnist(
         keep = torch.randperm(len(digits), generator=gen)[:n].sort().values
         grey, digits = grey[keep], digits[keep]
     color = torch.randint(n_colors, (len(digits),), generator=gen)
+    if paint_as is not None:
+        if not 0 <= paint_as < n_colors:
+            raise ValueError(f"paint_as must be a palette index in [0, {n_colors}), got {paint_as}")
+        color = torch.full_like(color, paint_as)
     factors = {"digit": digits, "color": color}
     bg_rgb = torch.zeros(len(digits), 3)
     if n_backgrounds > 0:

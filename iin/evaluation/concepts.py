@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..data import colormnist
 from ..editing import Interpreter
 from ..metrics import readouts
 from ..viz import bar_chart
@@ -26,13 +27,35 @@ def swap_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Te
 
 
 @torch.no_grad()
-def model_response(interp: Interpreter, target: str, x: torch.Tensor, n: int = 8) -> dict:
-    """Std of the model's logits when factor f alone is resampled (mean over classes and images)."""
+def model_response(interp: Interpreter, target: str, x: torch.Tensor, pool: torch.Tensor | None = None,
+                   n: int = 8) -> dict:
+    """Std of the model's logits over n draws of factor f alone (mean over classes and images).
+
+    Draws come from the codes of random `pool` images (the data), else from the prior N(0, I).
+    """
     out = {}
     for f in interp.dinn(target).factors:
-        logits = interp.resample(x, f, n, target).logits.view(len(x), n, -1)  # (B*n, K) -> (B, n, K)
+        logits = interp.resample(x, f, n, target, pool=pool).logits.view(len(x), n, -1)  # (B*n, K) -> (B, n, K)
         out[f] = logits.std(1).mean().item()
     return out
+
+
+@torch.no_grad()
+def code_std(interp: Interpreter, target: str, x: torch.Tensor) -> dict:
+    """Per factor the mean std of its codes over x: about 1 where the codes follow the prior N(0, I)."""
+    return {f: z.std(0).mean().item() for f, z in interp.factors(x, target).items()}
+
+
+@torch.no_grad()
+def repainted_response(ctx: EvalContext, interp: Interpreter, idx: torch.Tensor) -> dict:
+    """Ground truth for `model_response.color` on colormnist: the std of the model's logits over the same
+    test digits painted in every palette colour (empty for other data)."""
+    if ctx.cfg.data.name != "colormnist" or ctx.palette is None:
+        return {}
+    opts = dict(ctx.cfg.data.get("options") or {})
+    logits = torch.stack([interp.logits(colormnist("test", **opts, paint_as=c).images[idx])
+                          for c in range(len(ctx.palette))], 1)  # (B, K colours, classes)
+    return {"color": logits.std(1).mean().item()}
 
 
 def concept_metrics(ctx: EvalContext) -> dict:
@@ -40,16 +63,21 @@ def concept_metrics(ctx: EvalContext) -> dict:
     interp = getattr(ctx, "interpreter", None) or Interpreter(ctx.run)
     if not interp.targets:
         raise MissingStage("concepts (no target's INN is trained)")
-    x, _ = ctx.subset(int(ctx.option("concept_images", 500)))
+    idx = ctx.subset_index(int(ctx.option("concept_images", 500)))
+    x = ctx.test.images[idx]
     y = x.roll(1, dims=0)  # every image swaps with another random test image
+    reference = repainted_response(ctx, interp, idx[:100])
     out = {}
     for target in interp.targets:
         ckpt = ctx.run.load(f"concepts/{target}")
         out[target] = {
             "factor_dims": dict(interp.dinn(target).factor_dims),
             "factor_scores": ckpt.get("factor_scores", {}),
+            "code_std": code_std(interp, target, x),
             "swap": swap_metrics(ctx, interp, target, x, y),
-            "model_response": model_response(interp, target, x[:100]),
+            "model_response": model_response(interp, target, x[:100], pool=x),
+            "model_response_prior": model_response(interp, target, x[:100]),
+            "model_response_reference": reference,
         }
         concept_figures(ctx, interp, target, x, out[target])
     return out
@@ -69,6 +97,9 @@ def concept_figures(ctx: EvalContext, interp: Interpreter, target: str, x: torch
         save_image(grid, ctx.figures / f"concepts_swap_{target}_{f}.png", nrow=7, padding=1)
         strip = interp.interpolate(x[:4], x[4:8], f, 8, target).images
         save_image(strip, ctx.figures / f"concepts_interp_{target}_{f}.png", nrow=8, padding=1)
-    resp = metrics["model_response"]
+    resp = {f: {"test-code draws": v, "N(0, I) draws": metrics["model_response_prior"][f]}
+            for f, v in metrics["model_response"].items()}
+    for f, v in metrics["model_response_reference"].items():
+        resp[f]["repainted (truth)"] = v
     bar_chart(resp, ctx.figures / f"concepts_response_{target}.png",
               title=f"model response to resampling each factor ({target})", ylabel="std of logits")

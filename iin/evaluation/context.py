@@ -42,9 +42,13 @@ class EvalContext:
     def train(self) -> FactorDataset:
         return dataset_from_config(self.cfg.data, "train")
 
+    def subset_index(self, n: int) -> torch.Tensor:
+        """Indices of a seeded random subset of n test examples (the split itself is sorted by class)."""
+        return torch.randperm(len(self.test), generator=torch.Generator().manual_seed(int(self.option("seed", 0))))[:n]
+
     def subset(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """A seeded random subset of n test images and labels (the split itself is sorted by class)."""
-        idx = torch.randperm(len(self.test), generator=torch.Generator().manual_seed(int(self.option("seed", 0))))[:n]
+        """The test images and labels of `subset_index(n)`."""
+        idx = self.subset_index(n)
         return self.test.images[idx], self.test.labels[idx]
 
     @cached_property
