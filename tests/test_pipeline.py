@@ -50,7 +50,7 @@ def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
     assert set(layer["preservation"]) == set(layer["invariance"]) == {"digit", "color"}
     assert layer["invertibility_max_abs_err"] < 1e-4
     concept = on_disk["concepts"]["@autoencoder"]
-    assert set(concept["swap"]) == {"digit", "color"}
+    assert set(concept["swap"]) == {"digit", "color"} and concept["invertibility_max_abs_err"] < 1e-4
     for key in ["model_response", "model_response_prior", "code_std"]:
         assert set(concept[key]) == {"digit", "color", "residual"} and min(concept[key].values()) > 0, key
     assert concept["model_response_reference"]["color"] > 0  # the model's logits over repainted digits

@@ -41,6 +41,13 @@ def model_response(interp: Interpreter, target: str, x: torch.Tensor, pool: torc
 
 
 @torch.no_grad()
+def round_trip_error(interp: Interpreter, target: str, x: torch.Tensor) -> float:
+    """max |T^-1(T(z)) - z| over the codes z of x."""
+    z, dinn = interp.codes(x, target), interp.dinn(target)
+    return (dinn(dinn(z, jac=False)[0], rev=True, jac=False)[0] - z).abs().max().item()
+
+
+@torch.no_grad()
 def code_std(interp: Interpreter, target: str, x: torch.Tensor) -> dict:
     """Per factor the mean std of its codes over x: about 1 where the codes follow the prior N(0, I)."""
     return {f: z.std(0).mean().item() for f, z in interp.factors(x, target).items()}
@@ -73,6 +80,7 @@ def concept_metrics(ctx: EvalContext) -> dict:
         out[target] = {
             "factor_dims": dict(interp.dinn(target).factor_dims),
             "factor_scores": ckpt.get("factor_scores", {}),
+            "invertibility_max_abs_err": round_trip_error(interp, target, x),
             "code_std": code_std(interp, target, x),
             "swap": swap_metrics(ctx, interp, target, x, y),
             "model_response": model_response(interp, target, x[:100], pool=x),
