@@ -5,6 +5,7 @@ import logging
 
 from omegaconf import DictConfig
 
+from .config_check import check_config
 from .run import Run
 
 log = logging.getLogger("iin")
@@ -17,6 +18,7 @@ def train(cfg: DictConfig) -> Run:
     unknown = [s for s in cfg.stages if s not in STAGES]
     if unknown:
         raise ValueError(f"unknown stage(s) {unknown}; available: {list(STAGES)}")
+    check_config(cfg)
     run = Run(cfg.run_dir)
     run.save_config(cfg)
     for stage in cfg.stages:
@@ -31,6 +33,7 @@ def evaluate(cfg: DictConfig) -> dict:
     from .evaluation.tracking import log_to_wandb
     from .report import build_report
 
+    check_config(cfg)
     metrics = evaluate_run(cfg.run_dir, cfg.get("eval"))
     report = build_report(cfg.run_dir)
     log.info("wrote %s/metrics.json and figures/", cfg.run_dir)

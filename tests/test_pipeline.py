@@ -172,5 +172,5 @@ def test_invariance_layers_and_concept_targets_train_in_parallel_workers(tmp_pat
     assert all(run.has(f"concepts/{target}") for target in cfg.concepts.targets)
     timing = json.loads((run.root / "timing.json").read_text())
     assert {f"invariances/{layer}" for layer in cfg.invariance.layers} <= set(timing)
-    with pytest.raises(ValueError, match="workers must be >= 1"):
+    with pytest.raises(ValueError, match=r"invariance\.workers=0 \(must be an integer >= 1\)"):
         train(_small_run(tmp_path, "stages=[invariances]", "invariance.workers=0", "force=true"))
