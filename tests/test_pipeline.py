@@ -174,3 +174,15 @@ def test_invariance_layers_and_concept_targets_train_in_parallel_workers(tmp_pat
     assert {f"invariances/{layer}" for layer in cfg.invariance.layers} <= set(timing)
     with pytest.raises(ValueError, match=r"invariance\.workers=0 \(must be an integer >= 1\)"):
         train(_small_run(tmp_path, "stages=[invariances]", "invariance.workers=0", "force=true"))
+
+
+def test_shapes_readouts_and_concepts_use_the_shape_factor(tmp_path):
+    cfg = _small_run(tmp_path, "data=shapes", "stages=[classifier,oracle,autoencoder,invariances,concepts]",
+                     "invariance.layers=[penultimate]", "concepts.targets=[@autoencoder]", "concepts.unsupervised=[]",
+                     "concepts.factors=[shape,color]")
+    metrics = run_evaluate(train(cfg).root)
+    assert "shape_accuracy" in metrics["oracle"]
+    assert set(metrics["invariances"]["penultimate"]["preservation"]) == {"shape", "color"}
+    concept = metrics["concepts"]["@autoencoder"]
+    assert set(concept["swap"]) == {"shape", "color"} and "model_response_reference" in concept
+    assert concept["model_response_reference"] == {}  # repainting is defined for colormnist only

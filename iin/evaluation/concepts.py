@@ -5,7 +5,6 @@ import torch
 
 from ..data import colormnist
 from ..editing import Interpreter
-from ..metrics import readouts
 from ..viz import bar_chart
 from .context import EvalContext, MissingStage
 
@@ -13,13 +12,13 @@ from .context import EvalContext, MissingStage
 @torch.no_grad()
 def swap_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Tensor, y: torch.Tensor) -> dict:
     """swap[f].accuracy: the oracle reads y's f after transplanting f; swap[f].keep: other factors stay x's."""
-    read_x, read_y = readouts(x, ctx.oracle, ctx.palette), readouts(y, ctx.oracle, ctx.palette)
+    read_x, read_y = ctx.readouts(x), ctx.readouts(y)
     out = {}
     for f in [f for f in interp.dinn(target).factors if f in read_x]:
         edit = interp.swap(x, y, f, target)
         if edit.images is None:
             continue
-        got = readouts(edit.images, ctx.oracle, ctx.palette)
+        got = ctx.readouts(edit.images)
         others = [g for g in got if g != f]
         keep = torch.stack([(got[g] == read_x[g]).float() for g in others]).mean() if others else torch.tensor(1.0)
         out[f] = {"accuracy": (got[f] == read_y[f]).float().mean().item(), "keep": keep.item()}

@@ -9,6 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from ..data import FactorDataset, dataset_from_config, palette
+from ..metrics import readouts
 from ..run import Run
 
 
@@ -56,6 +57,10 @@ class EvalContext:
         """The foreground palette when the data has a `color` factor drawn from one."""
         opts = self.cfg.data.get("options") or {}
         return palette(opts["n_colors"]) if "n_colors" in opts else None
+
+    def readouts(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Ground-truth readouts of images: the oracle's prediction under the dataset's label name, and the colour."""
+        return readouts(images, self.oracle, self.palette, self.test.label)
 
     @property
     def has_oracle(self) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..metrics import predict, readouts
+from ..metrics import predict
 from .context import EvalContext
 
 
@@ -13,7 +13,8 @@ def classifier_metrics(ctx: EvalContext) -> dict:
 
 
 def oracle_metrics(ctx: EvalContext) -> dict:
-    return {"digit_accuracy": (predict(ctx.oracle, ctx.test.images) == ctx.test.labels).float().mean().item()}
+    """`<label>_accuracy` of the oracle on the test split (`digit_accuracy` on colormnist)."""
+    return {f"{ctx.test.label}_accuracy": (predict(ctx.oracle, ctx.test.images) == ctx.test.labels).float().mean().item()}
 
 
 @torch.no_grad()
@@ -22,6 +23,6 @@ def autoencoder_metrics(ctx: EvalContext) -> dict:
     recon = torch.cat([ctx.autoencoder(chunk) for chunk in x.split(500)])
     out = {"recon_mse": ((recon - x) ** 2).mean().item()}
     if ctx.has_oracle:
-        before, after = readouts(x, ctx.oracle, ctx.palette), readouts(recon, ctx.oracle, ctx.palette)
+        before, after = ctx.readouts(x), ctx.readouts(recon)
         out["preservation"] = {f: (before[f] == after[f]).float().mean().item() for f in before}
     return out

@@ -5,7 +5,6 @@ import torch
 
 from ..editing import Interpreter
 from ..losses import bits_per_dim, nll
-from ..metrics import readouts
 from ..metrics.invariance import cosine, invariance_score
 from .context import EvalContext, MissingStage
 from .invariance_figures import invariance_figures
@@ -28,8 +27,8 @@ def layer_metrics(ctx: EvalContext, interp: Interpreter, layer: str, x: torch.Te
     zbar = posterior.sample(gen)
     nll_bpd = bits_per_dim(nll(*cinn(zbar, c=[z])), cinn.z_dim).mean()
     samples = interp.decode(z.repeat_interleave(n_samples, 0), layer, generator=gen)  # (N*S, C, H, W)
-    ref = {k: t.repeat_interleave(n_samples, 0) for k, t in readouts(x, ctx.oracle, ctx.palette).items()}
-    got = readouts(samples, ctx.oracle, ctx.palette)
+    ref = {k: t.repeat_interleave(n_samples, 0) for k, t in ctx.readouts(x).items()}
+    got = ctx.readouts(samples)
     z_rep = z.repeat_interleave(n_samples, 0)
     pred = interp.logits(x).argmax(1).repeat_interleave(n_samples, 0)
     perm = torch.randperm(len(x), generator=gen)
@@ -67,7 +66,7 @@ def invariance_metrics(ctx: EvalContext) -> dict:
     if not interp.layers:
         raise MissingStage("invariances (no layer's cINN is trained)")
     x, y = ctx.subset(int(ctx.option("invariance_images", 1000)))
-    population = readouts(ctx.test.images, ctx.oracle, ctx.palette)
+    population = ctx.readouts(ctx.test.images)
     chunk = int(ctx.option("chunk", 100))
     out = {}
     for layer in interp.layers:

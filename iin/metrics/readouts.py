@@ -1,4 +1,4 @@
-"""Ground-truth readouts of generated images: the oracle's digit and the analytic colour."""
+"""Ground-truth readouts of generated images: the oracle's class and the analytic colour."""
 from __future__ import annotations
 
 import torch
@@ -24,9 +24,13 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> to
     return torch.cat([forward(chunk).argmax(1) for chunk in images.split(batch_size)])
 
 
-def readouts(images: torch.Tensor, oracle: nn.Module, palette: torch.Tensor | None) -> dict[str, torch.Tensor]:
-    """{'digit': oracle prediction, 'color': analytic colour index (when a palette is known)} per image."""
-    out = {"digit": predict(oracle, images)}
+def readouts(images: torch.Tensor, oracle: nn.Module, palette: torch.Tensor | None,
+             label: str = "digit") -> dict[str, torch.Tensor]:
+    """{label: oracle prediction, 'color': analytic colour index (when a palette is known)} per image.
+
+    `label` names the factor the oracle was trained on (the dataset's label: `digit`, `shape`, ...).
+    """
+    out = {label: predict(oracle, images)}
     if palette is not None:
         out["color"] = color_readout(images, palette)
     return out

@@ -88,7 +88,7 @@ TITLES = {"classifier": "Classifier (model under study)", "oracle": "Oracle", "a
 ORDER = ["classifier", "oracle", "autoencoder", "invariances", "attack", "concepts", "frechet", "attribution", "zhang"]
 
 # Summary: the key numbers per section (glob patterns over flattened metric names); else the first few.
-SUMMARY = {"classifier": ["test_accuracy"], "oracle": ["digit_accuracy"], "autoencoder": ["recon_mse", "preservation/*"],
+SUMMARY = {"classifier": ["test_accuracy"], "oracle": ["*_accuracy"], "autoencoder": ["recon_mse", "preservation/*"],
            "invariances": ["*/prediction_agreement", "*/invariance/*"], "concepts": ["*/swap/*/accuracy"],
            "frechet": ["noise", "train", "autoencoder_*", "invariances*"], "attribution": ["*/deletion*", "*/insertion*"],
            "attack": ["*success*", "*accuracy*"], "zhang": ["*"]}
