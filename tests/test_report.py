@@ -28,7 +28,8 @@ def copy_run(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> Path:
 
 
 def without_timings(metrics: dict) -> str:
-    """The metrics as canonical JSON, minus attribution's seconds_per_image (wall time, not deterministic)."""
+    """The metrics as canonical JSON, minus the wall times of evaluation (sections, attribution's seconds_per_image)."""
+    metrics["timing"] = {k: v for k, v in metrics.get("timing", {}).items() if not k.startswith("evaluate/")}
     for method in (metrics.get("attribution") or {}).values():
         if isinstance(method, dict):
             method.pop("seconds_per_image", None)

@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -60,6 +61,7 @@ def evaluate_run(run_dir: str | Path, options: dict | None = None) -> dict:
 def _compute(run: Run, ctx: EvalContext) -> dict:
     """Every section's metrics (seeded per section: the result does not depend on which others ran)."""
     metrics: dict = {"missing": []}
+    seconds: dict[str, float] = {}
     for key, needs, section in SECTIONS:
         absent = [s for s in needs if not run.has(s)]
         if absent:
@@ -67,12 +69,15 @@ def _compute(run: Run, ctx: EvalContext) -> dict:
             log.warning("evaluate: section %s skipped, stage(s) %s not trained in %s", key, absent, run.root)
             continue
         torch.manual_seed(int(ctx.option("seed", 0)))
+        start = time.perf_counter()
         try:
             metrics[key] = section(ctx)
         except MissingStage as err:
             metrics["missing"].append({"section": key, "needs": [str(err)]})
             log.warning("evaluate: section %s skipped: %s", key, err)
-    metrics["timing"] = {k: v for k, v in run.timings().items()}
+        seconds[f"evaluate/{key}"] = round(time.perf_counter() - start, 3)
+        log.info("evaluate: section %s took %.1f s", key, seconds[f"evaluate/{key}"])
+    metrics["timing"] = {**run.timings(), **seconds}
     return metrics
 
 

@@ -27,7 +27,8 @@ def _timing(metrics: Mapping[str, Any], run_dir: Path) -> dict[str, float]:
 
 def _timing_section(timing: Mapping[str, float]) -> str:
     rows = [[stage, seconds] for stage, seconds in timing.items()]
-    return table(rows + [["total", round(sum(timing.values()), 3)]], ["stage", "seconds (training wall time)"])
+    total = ["sum (parallel workers overlap)", round(sum(timing.values()), 3)]
+    return table(rows + [total], ["stage", "wall seconds (training stages, then evaluate/<section>)"])
 
 
 def _missing_section(missing: list) -> str:
