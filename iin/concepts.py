@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import IterableDataset
 
 from .data import PairSampler
-from .flows import RESIDUAL, allocate_dims
+from .flows import RESIDUAL, allocate_dims, constant_units
 
 AUTOENCODER = "@autoencoder"  # target (a): the autoencoder latent zbar; any other target is a model layer
 
@@ -26,6 +26,10 @@ class TargetCodes:
     @property
     def dim(self) -> int:
         return self.mean.shape[1]
+
+    def constant_units(self) -> list[int]:
+        """Units with one value on every example (dead ReLUs of a layer); never for posterior samples."""
+        return [] if self.std is not None else constant_units(self.mean)
 
     def draw(self, idx: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Codes of examples idx; a fresh posterior sample for the autoencoder target."""

@@ -132,11 +132,16 @@ class Interpreter:
         """Targets whose DisentanglingINN is trained in this run."""
         return [t for t in self.cfg.get("concepts", {}).get("targets", []) if self.run.has(f"concepts/{t}")]
 
+    @property
+    def unsupervised_targets(self) -> list[str]:
+        """`<target>@unsupervised` for every target whose pair-free IIN is trained in this run."""
+        names = [f"{t}@unsupervised" for t in self.cfg.get("concepts", {}).get("unsupervised", [])]
+        return [n for n in names if self.run.has(f"concepts/{n}")]
+
     def dinn(self, target: str) -> nn.Module:
         key = f"concepts/{target}"
         if key not in self._cinns:
-            trained = self.targets + [f"{t}@unsupervised" for t in self.cfg.get("concepts", {}).get("unsupervised", [])
-                                      if self.run.has(f"concepts/{t}@unsupervised")]
+            trained = self.targets + self.unsupervised_targets
             if target not in trained:
                 raise ValueError(f"no concept INN for target {target!r} in {self.run.root}; trained targets: {trained}")
             from .stages.concepts import build_dinn

@@ -7,7 +7,7 @@ from torch.distributions import Normal
 
 from iin.concepts import estimate_factor_dims
 from iin.data import PairSampler
-from iin.flows import DisentanglingINN, InvarianceCINN, allocate_dims
+from iin.flows import DisentanglingINN, InvarianceCINN, allocate_dims, constant_units
 from iin.losses import FactorLoss
 
 
@@ -63,6 +63,28 @@ def test_dinn_round_trip_and_logdet_float64():
     parts = dinn.split(zt)
     assert [p.shape[1] for p in parts.values()] == [2, 1, 2] and torch.equal(dinn.merge(parts), zt)
     assert dinn.mask(torch.tensor([1])).tolist() == [[0, 0, 1, 0, 0]]
+
+
+def test_dinn_leaves_out_constant_units_and_restores_them():
+    z = 2 * torch.randn(40, 6, dtype=torch.float64) + 1
+    z[:, 1], z[:, 4] = 0.0, 3.5  # a dead ReLU and a constant unit
+    assert constant_units(z) == [1, 4]
+    dinn = _perturb(DisentanglingINN(6, {"a": 1, "residual": 3}, depth=2, width=8, constant_units=[1, 4])).double()
+    dinn.norm.fit(z)
+    zt, log_det = dinn(z)
+    assert zt.shape == (40, 4)
+    back, log_det_rev = dinn(zt, rev=True)
+    assert (back - z).abs().max() < 1e-6 and (log_det + log_det_rev).abs().max() < 1e-6
+    varying = [0, 2, 3, 5]
+
+    def on_varying(u):  # T as a map of the varying units, the constant ones held at their value
+        full = z[0].clone()
+        full[varying] = u
+        return dinn(full[None])[0][0]
+
+    assert torch.allclose(log_det[0], _autograd_logdet(on_varying, z[:1, varying])[0], atol=1e-8)
+    with pytest.raises(ValueError, match=r"sum to the 4 units of the representation that vary \(6 units, 2 constant"):
+        DisentanglingINN(6, {"a": 2, "residual": 4}, constant_units=[1, 4])
 
 
 def test_factor_loss_matches_closed_form_gaussian():

@@ -54,6 +54,9 @@ def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
     for key in ["model_response", "model_response_prior", "code_std"]:
         assert set(concept[key]) == {"digit", "color", "residual"} and min(concept[key].values()) > 0, key
     assert concept["model_response_reference"]["color"] > 0  # the model's logits over repainted digits
+    walk = on_disk["concepts"]["penultimate@unsupervised"]
+    assert walk["invertibility_max_abs_err"] < 1e-4 and set(walk["walk_response"]) == {"pc1", "pc2", "pc3", "pc4"}
+    assert (smoke_run.root / "figures" / "concepts_walk_penultimate@unsupervised.png").is_file()
     assert sum(concept["factor_dims"].values()) == 16
     assert set(on_disk["attack"]["explained_variance"]) == {"block2", "penultimate"}
 

@@ -5,6 +5,7 @@ import torch
 
 from ..data import colormnist
 from ..editing import Interpreter
+from ..flows import RESIDUAL
 from ..viz import bar_chart
 from .context import EvalContext, MissingStage
 
@@ -64,10 +65,31 @@ def repainted_response(ctx: EvalContext, interp: Interpreter, idx: torch.Tensor)
     return {"color": logits.std(1).mean().item()}
 
 
+@torch.no_grad()
+def walk_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Tensor, n_directions: int = 4,
+                 steps: int = 8) -> dict:
+    """A pair-free IIN: round trip, code_std, and per principal direction of its test codes the std of the
+    model's logits along a linear walk zt + t d (t in [-2, 2]); the walks of four images as a figure."""
+    from torchvision.utils import save_image
+
+    zt = interp.factors(x, target)[RESIDUAL]
+    directions = torch.linalg.svd(zt - zt.mean(0), full_matrices=False).Vh[:n_directions]  # (k, D), top first
+    walks = [interp.walk(x[:100], d, steps, target=target) for d in directions]
+    if walks[0].images is not None:
+        rows = [w.images[: 4 * steps] for w in walks]  # the first four images' walks along each direction
+        save_image(torch.cat(rows), ctx.figures / f"concepts_walk_{target}.png", nrow=steps, padding=1)
+    return {
+        "invertibility_max_abs_err": round_trip_error(interp, target, x),
+        "code_std": code_std(interp, target, x),
+        "walk_response": {f"pc{i + 1}": w.logits.view(-1, steps, w.logits.shape[1]).std(1).mean().item()
+                          for i, w in enumerate(walks)},  # (B*steps, K) -> (B, steps, K)
+    }
+
+
 def concept_metrics(ctx: EvalContext) -> dict:
-    """`concepts.<target>` for every trained target."""
+    """`concepts.<target>` for every trained target and `concepts.<target>@unsupervised` for every pair-free IIN."""
     interp = getattr(ctx, "interpreter", None) or Interpreter(ctx.run)
-    if not interp.targets:
+    if not interp.targets + interp.unsupervised_targets:
         raise MissingStage("concepts (no target's INN is trained)")
     idx = ctx.subset_index(int(ctx.option("concept_images", 500)))
     x = ctx.test.images[idx]
@@ -87,6 +109,8 @@ def concept_metrics(ctx: EvalContext) -> dict:
             "model_response_reference": reference,
         }
         concept_figures(ctx, interp, target, x, out[target])
+    for target in interp.unsupervised_targets:
+        out[target] = walk_metrics(ctx, interp, target, x)
     return out
 
 

@@ -12,7 +12,7 @@ from .schedule import adamw_one_cycle
 class ConceptModule(pl.LightningModule):
     """Batches: `z1`, `z2` (B, D) representations of pairs sharing factor `k` (B,); without pairs only `z1`.
 
-    `noise` adds N(0, noise^2) in standardised units: it dequantises representations with dead units.
+    `noise` adds N(0, noise^2) in standardised units: it dequantises the point mass of ReLU units at 0.
     """
 
     def __init__(self, dinn: DisentanglingINN, rho: float = 0.975, symmetric: bool = False, lr: float = 1e-3,
@@ -32,7 +32,7 @@ class ConceptModule(pl.LightningModule):
             self.log("train/factor_loss", loss, prog_bar=True)
         else:
             loss = nll(zt1, log_det1).mean()
-            self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.dinn.dim), prog_bar=True)
+            self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.dinn.code_dim), prog_bar=True)
         return loss
 
     def configure_optimizers(self):

@@ -1,6 +1,7 @@
 """Stage `concepts`: a DisentanglingINN per target (autoencoder latent or model layer), trained on pairs."""
 from __future__ import annotations
 
+import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
@@ -28,12 +29,15 @@ def target_codes(cfg: DictConfig, run: Run, target: str, split: str, dataset) ->
     return TargetCodes(cached, target)
 
 
-def _factor_dims(section: DictConfig, codes: TargetCodes, sampler: PairSampler) -> tuple[dict, dict]:
+def _factor_dims(section: DictConfig, codes: TargetCodes, sampler: PairSampler, constant: list[int]) -> tuple[dict, dict]:
+    """Given or estimated dimensions per factor; they share the units that vary."""
     given = (section.get("factor_dims") or {}).get(codes.target)
     if given:
         return dict(given), {}
     est = section.estimate
-    return estimate_factor_dims(codes.mean, sampler, est.residual_score, est.temperature, est.pairs)
+    varies = torch.ones(codes.dim, dtype=torch.bool)
+    varies[constant] = False
+    return estimate_factor_dims(codes.mean[:, varies], sampler, est.residual_score, est.temperature, est.pairs)
 
 
 def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> None:
@@ -44,8 +48,10 @@ def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> 
     codes = target_codes(cfg, run, target, "train", dataset)
     name = stage_name(codes.target, unsupervised)
     seed(section.seed)
-    dims, scores = ({RESIDUAL: codes.dim}, {}) if unsupervised else _factor_dims(section, codes, sampler)
-    build = {"dim": codes.dim, "factor_dims": dims, **plain(section.flow)}
+    constant = codes.constant_units()
+    dims, scores = (({RESIDUAL: codes.dim - len(constant)}, {}) if unsupervised
+                    else _factor_dims(section, codes, sampler, constant))
+    build = {"dim": codes.dim, "factor_dims": dims, "constant_units": constant, **plain(section.flow)}
     dinn = build_dinn(build)
     dinn.norm.fit(codes.mean)
     source = (SingleBatches if unsupervised else PairBatches)(codes, sampler, section.batch_size, section.seed)
