@@ -47,10 +47,9 @@ def round_trip_error(interp: Interpreter, target: str, x: torch.Tensor) -> float
     return (dinn(dinn(z, jac=False)[0], rev=True, jac=False)[0] - z).abs().max().item()
 
 
-@torch.no_grad()
-def code_std(interp: Interpreter, target: str, x: torch.Tensor) -> dict:
-    """Per factor the mean std of its codes over x: about 1 where the codes follow the prior N(0, I)."""
-    return {f: z.std(0).mean().item() for f, z in interp.factors(x, target).items()}
+def code_std(parts: dict[str, torch.Tensor]) -> dict:
+    """Per factor the mean std of its codes (`Interpreter.factors`): about 1 where they follow the prior N(0, I)."""
+    return {f: z.std(0).mean().item() for f, z in parts.items()}
 
 
 @torch.no_grad()
@@ -72,7 +71,8 @@ def walk_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Te
     model's logits along a linear walk zt + t d (t in [-2, 2]); the walks of four images as a figure."""
     from torchvision.utils import save_image
 
-    zt = interp.factors(x, target)[RESIDUAL]
+    parts = interp.factors(x, target)
+    zt = parts[RESIDUAL]
     directions = torch.linalg.svd(zt - zt.mean(0), full_matrices=False).Vh[:n_directions]  # (k, D), top first
     walks = [interp.walk(x[:100], d, steps, target=target) for d in directions]
     if walks[0].images is not None:
@@ -80,7 +80,7 @@ def walk_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Te
         save_image(torch.cat(rows), ctx.figures / f"concepts_walk_{target}.png", nrow=steps, padding=1)
     return {
         "invertibility_max_abs_err": round_trip_error(interp, target, x),
-        "code_std": code_std(interp, target, x),
+        "code_std": code_std(parts),
         "walk_response": {f"pc{i + 1}": w.logits.view(-1, steps, w.logits.shape[1]).std(1).mean().item()
                           for i, w in enumerate(walks)},  # (B*steps, K) -> (B, steps, K)
     }
@@ -102,7 +102,7 @@ def concept_metrics(ctx: EvalContext) -> dict:
             "factor_dims": dict(interp.dinn(target).factor_dims),
             "factor_scores": ckpt.get("factor_scores", {}),
             "invertibility_max_abs_err": round_trip_error(interp, target, x),
-            "code_std": code_std(interp, target, x),
+            "code_std": code_std(interp.factors(x, target)),
             "swap": swap_metrics(ctx, interp, target, x, y),
             "model_response": model_response(interp, target, x[:100], pool=x),
             "model_response_prior": model_response(interp, target, x[:100]),

@@ -117,7 +117,6 @@ def seed(value: int) -> None:
     pl.seed_everything(int(value), workers=True, verbose=False)
 
 
-
 def _call(job: tuple[Callable, tuple]) -> None:
     fn, args = job
     fn(*args)
