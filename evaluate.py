@@ -1,14 +1,5 @@
-"""Evaluate a run directory: python evaluate.py run_dir=outputs/<experiment>"""
-import hydra
-from omegaconf import DictConfig
-
-from iin.cli import evaluate
-
-
-@hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
-def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
-
+"""Evaluate a run directory: python evaluate.py run_dir=outputs/<experiment> (same as `iin-evaluate`)."""
+from iin.cli import evaluate_main
 
 if __name__ == "__main__":
-    main()
+    evaluate_main()

@@ -1,14 +1,5 @@
-"""Train the stages of an experiment: python train.py experiment=<name> stages=[...]"""
-import hydra
-from omegaconf import DictConfig
-
-from iin.cli import train
-
-
-@hydra.main(version_base="1.3", config_path="configs", config_name="train")
-def main(cfg: DictConfig) -> None:
-    train(cfg)
-
+"""Train the stages of an experiment: python train.py experiment=<name> stages=[...] (same as `iin-train`)."""
+from iin.cli import train_main
 
 if __name__ == "__main__":
-    main()
+    train_main()

@@ -16,6 +16,7 @@ import time
 import torch
 
 from iin.checkpoint import plain
+from iin.cli import CONFIG_DIR
 from iin.batches import CachedBatches, RecomputeBatches, batch_loader
 from iin.data import dataset_from_config
 from iin.features import FeatureCache, Representation
@@ -55,7 +56,7 @@ def ensure_run(run_dir: str | None, backbone: str | None) -> Run:
     from iin.cli import train
 
     out = tempfile.mkdtemp()
-    with initialize_config_dir(str(Path(__file__).resolve().parents[1] / "configs"), version_base="1.3"):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", [f"paths.output_dir={out}", *QUICK, *BACKBONES[backbone or "tiny_cnn"]])
     return train(cfg)
 

@@ -20,8 +20,10 @@ from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = str(ROOT / "configs")
 sys.path.insert(0, str(ROOT))  # importable from a checkout even when the editable install is stale
+from iin.cli import CONFIG_DIR  # noqa: E402
+
+CONFIGS = str(CONFIG_DIR)
 
 
 def compose_configs(overrides: list[str], output_dir: str, run_dir: str | None):

@@ -9,9 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, corrupt, or does not fit the network it is loaded into."""
+from .errors import CheckpointError
 
 
 def plain(config: Any) -> Any:

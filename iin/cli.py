@@ -1,14 +1,18 @@
-"""The work behind train.py and evaluate.py: plain functions of a composed config."""
+"""The work behind train.py and evaluate.py (and the `iin-train`, `iin-evaluate` console scripts): plain functions
+of a composed config, and their thin Hydra entry points. The configs ship inside the package (`iin/configs`)."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import hydra
 from omegaconf import DictConfig
 
 from .config_check import check_config
 from .run import Run
 
 log = logging.getLogger("iin")
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 def train(cfg: DictConfig) -> Run:
@@ -42,3 +46,15 @@ def evaluate(cfg: DictConfig) -> dict:
         log.info("wandb (offline unless logger.wandb.mode=online): %s", wandb_dir)
     log.info("report: %s", report.resolve())
     return metrics
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def train_main(cfg: DictConfig) -> None:
+    """`iin-train` / `python train.py`: train the stages of an experiment."""
+    train(cfg)
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
+def evaluate_main(cfg: DictConfig) -> None:
+    """`iin-evaluate` / `python evaluate.py run_dir=...`: evaluate a run directory."""
+    evaluate(cfg)

@@ -7,6 +7,8 @@ from typing import Any, Callable, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
+from .errors import ConfigError
+
 
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -56,10 +58,6 @@ RULES: list[tuple[str, tuple[Callable[[Any], bool], str]]] = [
     ("eval.frechet_samples", integer(1)),
     ("eval.fgsm_eps", NON_NEGATIVE),
 ]
-
-
-class ConfigError(ValueError):
-    """One or more config values are out of range."""
 
 
 def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -9,9 +9,9 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 import iin.evaluation
-from iin.cli import evaluate
+from iin.cli import CONFIG_DIR, evaluate
 
-CONFIGS = str(Path(__file__).resolve().parents[1] / "configs")
+CONFIGS = str(CONFIG_DIR)
 
 
 def make_config(overrides: list[str] | None = None, name: str = "train") -> DictConfig:

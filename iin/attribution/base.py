@@ -9,10 +9,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..backbones import resolve_layer
+from ..errors import APIError
 from ..inference import frozen, signature
 
 
-class AttributionError(ValueError):
+class AttributionError(APIError):
     """A user mistake (wrong input shape, target index or layer); the message says what to do."""
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import LayerError
 
-class UnknownLayerError(KeyError):
+
+class UnknownLayerError(LayerError):
     """A layer name that the model does not have; the message lists the valid ones."""
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0])
 
 
 class _Stop(Exception):

@@ -7,11 +7,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import DataNotFoundError
 from .tensor_dataset import FactorDataset
-
-
-class DataNotFoundError(FileNotFoundError):
-    """The data a config names is not on disk; the message says how to get it."""
 
 
 def _load_images(paths: list[Path], size: int, channels: int) -> torch.Tensor:

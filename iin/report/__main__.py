@@ -1,9 +1,16 @@
 """Rebuild a run's report.html from its metrics.json and figures: python -m iin.report outputs/<experiment>"""
-import sys
+import argparse
 
 from . import build_report
 
+
+def main(argv: list[str] | None = None) -> None:
+    """`iin-report RUN_DIR` / `python -m iin.report RUN_DIR`."""
+    parser = argparse.ArgumentParser(prog="iin-report", description="Rebuild RUN_DIR/report.html from its "
+                                     "metrics.json and figures/ (written by iin-evaluate / evaluate.py).")
+    parser.add_argument("run_dir", help="a run directory that has been evaluated")
+    print(build_report(parser.parse_args(argv).run_dir))
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m iin.report RUN_DIR")
-    print(build_report(sys.argv[1]))
+    main()
