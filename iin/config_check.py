@@ -52,6 +52,7 @@ RULES: list[tuple[str, tuple[Callable[[Any], bool], str]]] = [
     ("eval.samples", integer(1)),
     ("eval.chunk", integer(1)),
     ("eval.invariance_images", integer(1)),
+    ("eval.population_images", integer(2)),
     ("eval.attack_images", integer(1)),
     ("eval.concept_images", integer(1)),
     ("eval.attribution.n_*", integer(1, optional=True)),  # images, sanity images, curve steps

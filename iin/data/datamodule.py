@@ -7,8 +7,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .access import image_shape
 from .colormnist import colormnist
+from ..errors import DataError
 from .folders import TorchvisionDataset, imagefolder
+from .shards import TarShards
 from .mnist5k import mnist5k
 from .parts import parts
 from .shapes import shapes
@@ -27,19 +30,35 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
     "parts": parts,
     "imagefolder": imagefolder,
     "torchvision": TorchvisionDataset,
+    "shards": TarShards,
 }
 
 
 def build_dataset(name: str, split: str, **kwargs: Any) -> Dataset:
     """The `split` ('train' or 'test') of dataset `name`, built with its keyword options."""
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; available: {sorted(DATASETS)}")
+        raise DataError(f"unknown dataset {name!r} (data.name); available: {sorted(DATASETS)}")
     return DATASETS[name](split=split, **kwargs)
 
 
 def dataset_from_config(data_cfg: Any, split: str) -> Dataset:
-    """The `split` of the dataset a `data` config group describes (name + options)."""
-    return build_dataset(data_cfg.name, split, **dict(data_cfg.get("options") or {}))
+    """The `split` of the dataset a `data` config group describes (name + options), checked against num_classes."""
+    dataset = build_dataset(data_cfg.name, split, **dict(data_cfg.get("options") or {}))
+    check_classes(dataset, data_cfg.get("num_classes"))
+    return dataset
+
+
+def check_classes(dataset: Dataset, num_classes: Any) -> None:
+    """data.num_classes must cover every label of the data (a smaller value fails deep inside the loss)."""
+    if not isinstance(num_classes, int):
+        return
+    found = getattr(dataset, "num_classes", None)
+    found = int(dataset.labels.max()) + 1 if found is None and len(dataset.labels) else found
+    if found is not None and found > num_classes:
+        names = getattr(dataset, "classes", None)
+        detail = f" (class folders {', '.join(names[:8])}{', ...' if len(names) > 8 else ''})" if names else ""
+        raise DataError(f"data.num_classes={num_classes} but the data has {found} classes{detail}; "
+                        f"set data.num_classes={found}")
 
 
 class DataModule(pl.LightningDataModule):
@@ -62,7 +81,7 @@ class DataModule(pl.LightningDataModule):
     @property
     def image_shape(self) -> tuple[int, int, int]:
         self.setup()
-        return tuple(self.train[0]["image"].shape)
+        return image_shape(self.train)
 
     def _loader(self, ds: Dataset, shuffle: bool) -> DataLoader:
         gen = torch.Generator().manual_seed(0) if shuffle else None

@@ -25,26 +25,14 @@ class PairSampler:
         self.starts = counts.cumsum(1) - counts  # (K, L)
         self.gen = torch.Generator().manual_seed(seed)
 
-    def sample(self, batch_size: int, factor: int | None = None) -> tuple[torch.Tensor, ...]:
-        """Index tensors (i1, i2, k), each (batch_size,)."""
-        k = (torch.randint(len(self.names), (batch_size,), generator=self.gen)
+    def sample(self, batch_size: int, factor: int | None = None,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        """Index tensors (i1, i2, k), each (batch_size,); drawn with `generator` (default: the sampler's own)."""
+        gen = self.gen if generator is None else generator
+        k = (torch.randint(len(self.names), (batch_size,), generator=gen)
              if factor is None else torch.full((batch_size,), factor))
-        i1 = torch.randint(self.n, (batch_size,), generator=self.gen)
+        i1 = torch.randint(self.n, (batch_size,), generator=gen)
         v = self.values[k, i1]
-        offset = (torch.rand(batch_size, generator=self.gen) * self.counts[k, v]).long()
+        offset = (torch.rand(batch_size, generator=gen) * self.counts[k, v]).long()
         i2 = self.order[k, self.starts[k, v] + offset]
         return i1, i2, k
-
-
-class PairDataset(torch.utils.data.IterableDataset):
-    """Endless (x1, x2, k) batches of images that share factor k."""
-
-    def __init__(self, dataset, names: list[str] | None = None, batch_size: int = 64, seed: int = 0):
-        self.images = dataset.images
-        self.sampler = PairSampler(dataset.factors, names, seed)
-        self.batch_size = batch_size
-
-    def __iter__(self):
-        while True:
-            i1, i2, k = self.sampler.sample(self.batch_size)
-            yield self.images[i1], self.images[i2], k

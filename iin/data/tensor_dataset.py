@@ -1,4 +1,4 @@
-"""An in-memory dataset of images with named ground-truth factors."""
+"""The embedded datasets: images in memory (a few thousand small ones) with named ground-truth factors."""
 from __future__ import annotations
 
 import torch
@@ -53,3 +53,12 @@ class FactorDataset(Dataset):
             item["mask"] = self.masks[i]
         item.update({name: values[i] for name, values in self.extras.items()})
         return item
+
+    def gather(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The items at idx (n,) batched with one index per tensor (what a DataLoader would collate)."""
+        batch = {"image": self.images[idx], "label": self.labels[idx], "index": idx.clone()}
+        batch.update({name: values[idx] for name, values in self.factors.items()})
+        if self.masks is not None:
+            batch["mask"] = self.masks[idx]
+        batch.update({name: values[idx] for name, values in self.extras.items()})
+        return batch

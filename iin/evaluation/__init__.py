@@ -29,10 +29,10 @@ SECTIONS: list[tuple[str, tuple[str, ...], Callable[[EvalContext], dict]]] = [
     ("classifier", ("classifier",), classifier_metrics),
     ("oracle", ("oracle",), oracle_metrics),
     ("autoencoder", ("autoencoder",), autoencoder_metrics),
-    ("invariances", ("classifier", "oracle", "autoencoder"), invariance_metrics),
+    ("invariances", ("classifier", "autoencoder"), invariance_metrics),
     ("attack", ("classifier", "autoencoder"), attack_metrics),
     ("attribution", ("classifier",), attribution_metrics),
-    ("concepts", ("classifier", "oracle", "autoencoder"), concept_metrics),
+    ("concepts", ("classifier", "autoencoder"), concept_metrics),
     ("frechet", ("oracle", "autoencoder"), frechet_metrics),
     ("zhang", ("zhang",), zhang_metrics),
 ]
@@ -77,6 +77,7 @@ def _compute(run: Run, ctx: EvalContext) -> dict:
             log.warning("evaluate: section %s skipped: %s", key, err)
         seconds[f"evaluate/{key}"] = round(time.perf_counter() - start, 3)
         log.info("evaluate: section %s took %.1f s", key, seconds[f"evaluate/{key}"])
+    metrics["missing"] += ctx.missing
     metrics["timing"] = {**run.timings(), **seconds}
     return metrics
 

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torchvision.utils import save_image
 
 from ..editing import Interpreter
+from ..features import CALIBRATION, moments
 from ..metrics.invariance import explained_variance_share
 from .context import EvalContext, MissingStage
 
@@ -28,18 +29,19 @@ def latent_samples(interp: Interpreter, x: torch.Tensor, layer: str, n: int, see
 
 def attack_metrics(ctx: EvalContext) -> dict:
     """Attack success, and per layer the share of Var(zbar) explained by v for clean and attacked inputs."""
-    interp = getattr(ctx, "interpreter", None) or Interpreter(ctx.run)
+    interp = ctx.interpreter
     if not [l for l in interp.layers if not l.startswith("@")]:
         raise MissingStage("invariances (no model layer's cINN is trained)")
     n, s, eps = int(ctx.option("attack_images", 200)), int(ctx.option("samples", 16)), float(ctx.option("fgsm_eps", 0.1))
     x, y = ctx.subset(n)
     x_adv = fgsm(interp.classifier, x, y, eps)
     with torch.no_grad():
-        total_var = ctx.autoencoder.encode(ctx.test.images).mean.var(0)
+        latents = (ctx.autoencoder.encode(b["image"]).mean for b in ctx.batches())  # the test split, streamed
+        total_var = moments(latents, (interp.autoencoder.z_dim,))[1] ** 2
         pred_adv = interp.classifier(x_adv).argmax(1)
     out = {"fgsm_eps": eps, "clean_accuracy": float((interp.classifier(x).argmax(1) == y).float().mean()),
            "attacked_accuracy": float((pred_adv == y).float().mean()), "explained_variance": {}}
-    for layer in [l for l in interp.layers if l not in ("@image", "@label")]:
+    for layer in [l for l in interp.layers if l not in CALIBRATION]:
         out["explained_variance"][layer] = {
             "clean": explained_variance_share(latent_samples(interp, x, layer, s, 0), total_var),
             "attacked": explained_variance_share(latent_samples(interp, x_adv, layer, s, 0), total_var)}
@@ -51,7 +53,7 @@ def attack_metrics(ctx: EvalContext) -> dict:
 def attack_figure(ctx: EvalContext, interp: Interpreter, x: torch.Tensor, x_adv: torch.Tensor) -> None:
     """Per layer and image: row of [x, samples | Phi(x)] above row of [x_adv, samples | Phi(x_adv)]."""
     ctx.figures.mkdir(parents=True, exist_ok=True)
-    for layer in [l for l in interp.layers if l not in ("@image", "@label")]:
+    for layer in [l for l in interp.layers if l not in CALIBRATION]:
         rows = []
         for clean, adv in zip(x, x_adv):
             for img in (clean, adv):

@@ -9,6 +9,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..attribution import METHODS
+from ..data import gather, seeded_indices
 from ..attribution.evaluate import (auc, cascading_randomization, confidence_interval, edge_maps,
                                     perturbation_curves, pointing_game, random_maps)
 from .attribution_figures import save_figures
@@ -111,9 +112,8 @@ def attribution_metrics(ctx: EvalContext) -> dict:
     notes} on a seeded test subset; figures go to the staging folder."""
     opts, model = settings(ctx), ctx.classifier
     seed = opts["seed"]
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(ctx.test.images), generator=g)[: opts["n_images"]]
-    x, masks = ctx.test.images[idx], (ctx.test.masks[idx] if ctx.test.masks is not None else None)
+    items = gather(ctx.test, seeded_indices(len(ctx.test), min(opts["n_images"], len(ctx.test)), seed))
+    x, masks = items["image"], items.get("mask")
     with torch.no_grad():
         target = model(x).argmax(dim=1)
     results, all_maps, curves = {}, {}, {}

@@ -13,6 +13,8 @@ from .context import EvalContext, MissingStage
 @torch.no_grad()
 def swap_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Tensor, y: torch.Tensor) -> dict:
     """swap[f].accuracy: the oracle reads y's f after transplanting f; swap[f].keep: other factors stay x's."""
+    if not ctx.has_readouts:
+        return {}
     read_x, read_y = ctx.readouts(x), ctx.readouts(y)
     out = {}
     for f in [f for f in interp.dinn(target).factors if f in read_x]:
@@ -88,11 +90,11 @@ def walk_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Te
 
 def concept_metrics(ctx: EvalContext) -> dict:
     """`concepts.<target>` for every trained target and `concepts.<target>@unsupervised` for every pair-free IIN."""
-    interp = getattr(ctx, "interpreter", None) or Interpreter(ctx.run)
+    interp = ctx.interpreter
     if not interp.targets + interp.unsupervised_targets:
         raise MissingStage("concepts (no target's INN is trained)")
     idx = ctx.subset_index(int(ctx.option("concept_images", 500)))
-    x = ctx.test.images[idx]
+    x = ctx.items(len(idx))["image"]
     y = x.roll(1, dims=0)  # every image swaps with another random test image
     reference = repainted_response(ctx, interp, idx[:100])
     out = {}

@@ -1,14 +1,18 @@
-"""Everything an evaluation section needs from a run, loaded once and lazily."""
+"""Everything an evaluation section needs from a run, loaded once and lazily.
+
+Sections read images through `subset` (a bounded, seeded subset) or `batches` (the whole split, batch by batch):
+never a whole split at once, so evaluation memory does not grow with the data.
+"""
 from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from omegaconf import DictConfig
 
-from ..data import FactorDataset, dataset_from_config, palette
+from ..data import dataset_from_config, gather, iter_batches, palette, seeded_indices
 from ..metrics import readouts
 from ..run import Run
 
@@ -18,15 +22,20 @@ class MissingStage(LookupError):
 
 
 class EvalContext:
-    """A run's config, test split and trained networks; `options` is the `eval` config group."""
+    """A run's config, data splits and trained networks; `options` is the `eval` config group."""
 
     def __init__(self, run: Run, options: DictConfig | dict | None = None):
         self.run = run
         self.options = options or {}
         self.cfg = run.config
+        self.missing: list[dict] = []  # per-metric gaps (e.g. readouts without an oracle), added to metrics.json
 
     def option(self, key: str, default: Any) -> Any:
         return self.options.get(key, default)
+
+    @property
+    def seed(self) -> int:
+        return int(self.option("seed", 0))
 
     @cached_property
     def figures(self) -> Path:
@@ -36,21 +45,46 @@ class EvalContext:
         return path
 
     @cached_property
-    def test(self) -> FactorDataset:
+    def test(self):
         return dataset_from_config(self.cfg.data, "test")
 
     @cached_property
-    def train(self) -> FactorDataset:
+    def train(self):
         return dataset_from_config(self.cfg.data, "train")
 
-    def subset_index(self, n: int) -> torch.Tensor:
-        """Indices of a seeded random subset of n test examples (the split itself is sorted by class)."""
-        return torch.randperm(len(self.test), generator=torch.Generator().manual_seed(int(self.option("seed", 0))))[:n]
+    @property
+    def workers(self) -> int:
+        return int(self.cfg.data.get("num_workers", 0) or 0)
 
-    def subset(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The test images and labels of `subset_index(n)`."""
-        idx = self.subset_index(n)
-        return self.test.images[idx], self.test.labels[idx]
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.test[0]["image"].shape)
+
+    def subset_index(self, n: int, split: str = "test") -> torch.Tensor:
+        """Indices of a seeded random subset of n examples (splits may be sorted by class)."""
+        data = self.test if split == "test" else self.train
+        return seeded_indices(len(data), min(n, len(data)), self.seed)
+
+    def items(self, n: int, split: str = "test") -> dict[str, torch.Tensor]:
+        """The items (image, label, factors, mask when known) of `subset_index(n)`, stacked."""
+        data = self.test if split == "test" else self.train
+        return gather(data, self.subset_index(n, split), num_workers=self.workers)
+
+    def subset(self, n: int, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels of `subset_index(n)`."""
+        items = self.items(n, split)
+        return items["image"], items["label"]
+
+    def batches(self, n: int | None = None, batch_size: int = 500) -> Iterator[dict[str, torch.Tensor]]:
+        """The test split (or its seeded subset of n) batch by batch."""
+        idx = None if n is None else self.subset_index(n)
+        return iter_batches(self.test, batch_size, idx, self.workers)
+
+    def report_missing(self, section: str, metrics: list[str], needs: str, command: str) -> None:
+        """Record metrics a section could not compute, with the command that makes them possible."""
+        entry = {"section": section, "metrics": metrics, "needs": [needs], "command": command}
+        if entry not in self.missing:
+            self.missing.append(entry)
 
     @cached_property
     def palette(self) -> torch.Tensor | None:
@@ -58,13 +92,33 @@ class EvalContext:
         opts = self.cfg.data.get("options") or {}
         return palette(opts["n_colors"]) if "n_colors" in opts else None
 
+    @property
+    def label(self) -> str:
+        """The name of the label factor (`digit` on colormnist, `class` on an image folder, ...)."""
+        return self.test.label
+
     def readouts(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Ground-truth readouts of images: the oracle's prediction under the dataset's label name, and the colour."""
-        return readouts(images, self.oracle, self.palette, self.test.label)
+        """Ground-truth readouts of images: the oracle's prediction under the label's name (when an oracle is
+        trained) and the analytic colour (when the data has a palette)."""
+        return readouts(images, self.oracle if self.has_oracle else None, self.palette, self.label)
+
+    @property
+    def has_readouts(self) -> bool:
+        return self.has_oracle or self.palette is not None
+
+    def oracle_command(self) -> str:
+        return f"python train.py stages=[oracle] run_dir={self.run.root}"
 
     @property
     def has_oracle(self) -> bool:
         return self.run.has("oracle")
+
+    @cached_property
+    def interpreter(self):
+        """One Interpreter for every section (its networks load once)."""
+        from ..editing import Interpreter
+
+        return Interpreter(self.run)
 
     @cached_property
     def classifier(self) -> torch.nn.Module:

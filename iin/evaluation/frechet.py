@@ -22,14 +22,13 @@ GENERATORS: dict[str, Generator] = {}
 
 def _noise(ctx: EvalContext, n: int) -> torch.Tensor:
     """Uniform noise images shaped like the test images: the far reference."""
-    g = torch.Generator().manual_seed(int(ctx.option("seed", 0)))
-    return torch.rand((n, *ctx.test.images.shape[1:]), generator=g)
+    g = torch.Generator().manual_seed(ctx.seed)
+    return torch.rand((n, *ctx.image_shape), generator=g)
 
 
 def _train(ctx: EvalContext, n: int) -> torch.Tensor:
     """A seeded random subset of training images: the near reference (sampling error of two real sets)."""
-    g = torch.Generator().manual_seed(int(ctx.option("seed", 0)))
-    return ctx.train.images[torch.randperm(len(ctx.train.images), generator=g)[:n]]
+    return ctx.subset(n, split="train")[0]
 
 
 @torch.no_grad()
@@ -52,9 +51,9 @@ REFERENCES: dict[str, Generator] = {"noise": _noise, "train": _train,
 
 def frechet_metrics(ctx: EvalContext) -> dict:
     """FD (oracle penultimate features) of every reference and registered generator to the test images."""
-    n = min(int(ctx.option("frechet_samples", 1000)), len(ctx.test.images))
+    n = min(int(ctx.option("frechet_samples", 1000)), len(ctx.test))
     layer = str(ctx.option("frechet_layer", "penultimate"))
-    features = OracleFeatures(ctx.oracle, layer=layer, size=ctx.test.images.shape[-1])
+    features = OracleFeatures(ctx.oracle, layer=layer, size=ctx.image_shape[-1])
     reference = FrechetReference(ctx.subset(n)[0], features)  # a seeded subset: the split is sorted by class
     distances: dict[str, float] = {}
     per_run = {name: make for family in FAMILIES for name, make in family(ctx).items()}

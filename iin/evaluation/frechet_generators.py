@@ -5,23 +5,15 @@ from typing import Callable
 
 import torch
 
-from ..editing import Interpreter
 from .context import EvalContext
 
 Generator = Callable[[EvalContext, int], "torch.Tensor | None"]
 CHUNK = 250  # images per forward pass: bounded memory for any n
 
 
-def _interpreter(ctx: EvalContext) -> Interpreter:
-    """The invariance section's Interpreter when it ran (networks already loaded), else a new one."""
-    if getattr(ctx, "interpreter", None) is None:
-        ctx.interpreter = Interpreter(ctx.run)
-    return ctx.interpreter
-
-
 def invariance_generators(ctx: EvalContext) -> dict[str, Generator]:
     """`invariances/<layer>`: one sample D(tau^-1(v | Phi_l(x))), v ~ N(0, I), per test image x."""
-    interp = _interpreter(ctx)
+    interp = ctx.interpreter
 
     def samples(layer: str) -> Generator:
         @torch.no_grad()
@@ -37,7 +29,7 @@ def invariance_generators(ctx: EvalContext) -> dict[str, Generator]:
 
 def concept_generators(ctx: EvalContext) -> dict[str, Generator]:
     """`concepts/<target>/<factor>`: x with `factor` transplanted from another test image (when images exist)."""
-    interp = _interpreter(ctx)
+    interp = ctx.interpreter
 
     def swaps(target: str, factor: str) -> Generator:
         @torch.no_grad()

@@ -46,7 +46,7 @@ def profile_plot(ctx: EvalContext, metrics: dict) -> None:
 
 def invariance_figures(ctx: EvalContext, metrics: dict) -> None:
     ctx.figures.mkdir(parents=True, exist_ok=True)
-    interp = getattr(ctx, "interpreter", None) or Interpreter(ctx.run)
+    interp = ctx.interpreter
     layer_grids(ctx, interp)
     if metrics:
         profile_plot(ctx, metrics)

@@ -19,8 +19,13 @@ class Standardize(nn.Module):
         """Set the statistics from a sample of features (N, *shape)."""
         z = z.flatten(1) if self.mean.ndim == 1 else z  # pooled maps (N, C, 1, 1) -> (N, C)
         dims = (0, 2, 3) if z.ndim == 4 else (0,)
-        self.mean.copy_(z.mean(dims, keepdim=True)[0])
-        self.std.copy_(z.std(dims, keepdim=True)[0].clamp_min(1e-4))
+        self.set(z.mean(dims, keepdim=True)[0], z.std(dims, keepdim=True)[0])
+
+    @torch.no_grad()
+    def set(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Set the statistics (shaped like the buffers); a std below 1e-4 is raised to it (constant units)."""
+        self.mean.copy_(mean.reshape(self.mean.shape))
+        self.std.copy_(std.reshape(self.std.shape).clamp_min(1e-4))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return (z - self.mean) / self.std

@@ -24,13 +24,14 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> to
     return torch.cat([forward(chunk).argmax(1) for chunk in images.split(batch_size)])
 
 
-def readouts(images: torch.Tensor, oracle: nn.Module, palette: torch.Tensor | None,
+def readouts(images: torch.Tensor, oracle: nn.Module | None, palette: torch.Tensor | None,
              label: str = "digit") -> dict[str, torch.Tensor]:
-    """{label: oracle prediction, 'color': analytic colour index (when a palette is known)} per image.
+    """{label: oracle prediction (when an oracle is given), 'color': analytic colour index (when a palette is
+    known)} per image.
 
     `label` names the factor the oracle was trained on (the dataset's label: `digit`, `shape`, ...).
     """
-    out = {label: predict(oracle, images)}
+    out = {} if oracle is None else {label: predict(oracle, images)}
     if palette is not None:
         out["color"] = color_readout(images, palette)
     return out

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import torch
 from omegaconf import DictConfig
-from torch.utils.data import DataLoader
 
+from ..batches import batch_loader
 from ..checkpoint import plain
-from ..concepts import AUTOENCODER, PairBatches, SingleBatches, TargetCodes, estimate_factor_dims
+from ..concepts import AUTOENCODER, TargetCodes, estimate_factor_dims, pair_batches, single_batches
 from ..data import PairSampler, dataset_from_config
-from ..features import FeatureCache
 from ..flows import RESIDUAL, DisentanglingINN
 from ..lit import ConceptModule
 from ..run import Run
 from .common import fit, run_jobs, seed, should_skip
+from .invariances import feature_cache
 
 
 def stage_name(target: str, unsupervised: bool = False) -> str:
@@ -25,8 +25,7 @@ def build_dinn(build: dict) -> DisentanglingINN:
 
 def target_codes(cfg: DictConfig, run: Run, target: str, split: str, dataset) -> TargetCodes:
     layers = [] if target == AUTOENCODER else [target]
-    cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get(split, layers, dataset)
-    return TargetCodes(cached, target)
+    return TargetCodes(feature_cache(cfg, run).get(split, layers, dataset), target)
 
 
 def _factor_dims(section: DictConfig, codes: TargetCodes, sampler: PairSampler, constant: list[int]) -> tuple[dict, dict]:
@@ -37,7 +36,8 @@ def _factor_dims(section: DictConfig, codes: TargetCodes, sampler: PairSampler, 
     est = section.estimate
     varies = torch.ones(codes.dim, dtype=torch.bool)
     varies[constant] = False
-    return estimate_factor_dims(codes.mean[:, varies], sampler, est.residual_score, est.temperature, est.pairs)
+    return estimate_factor_dims(codes, sampler, varies.nonzero().flatten(), est.residual_score, est.temperature,
+                                est.pairs)
 
 
 def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> None:
@@ -53,12 +53,12 @@ def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> 
                     else _factor_dims(section, codes, sampler, constant))
     build = {"dim": codes.dim, "factor_dims": dims, "constant_units": constant, **plain(section.flow)}
     dinn = build_dinn(build)
-    dinn.norm.fit(codes.mean)
-    source = (SingleBatches if unsupervised else PairBatches)(codes, sampler, section.batch_size, section.seed)
-    loader = DataLoader(source, batch_size=None)  # the source yields whole batches
+    dinn.norm.set(*codes.moments())
+    batches = (single_batches(codes, section.batch_size, section.seed) if unsupervised
+               else pair_batches(codes, sampler, section.batch_size, section.seed))
     module = ConceptModule(dinn, rho=section.rho, symmetric=section.symmetric, lr=section.lr, noise=section.noise)
     fit(cfg, run, name, module, max_steps=section.steps, val=False, grad_clip=section.get("grad_clip"),
-        train_dataloaders=loader)
+        train_dataloaders=batch_loader(batches))
     run.save_module(name, dinn, build=build, target=codes.target, factor_scores=scores, factors=list(section.factors))
 
 
@@ -69,5 +69,5 @@ def train_concepts(cfg: DictConfig, run: Run) -> None:
     if not jobs:
         return
     layers = list(dict.fromkeys(t for t, _ in jobs if t != AUTOENCODER))  # the posterior is always cached
-    FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", layers, dataset_from_config(cfg.data, "train"))
+    feature_cache(cfg, run).get("train", layers, dataset_from_config(cfg.data, "train"))
     run_jobs(train_target, [(cfg, run, t, u) for t, u in jobs], section.get("workers", 1))
