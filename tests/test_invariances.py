@@ -5,7 +5,9 @@ import torch
 from torch import nn
 
 from conftest import make_config
-from iin.batches import CachedBatches, RecomputeBatches
+from iin.batches import CachedBatches, RecomputeBatches, StepBatches
+from iin.cache import ShardWriter, is_complete
+from iin.errors import ConfigError
 from iin.checkpoint import save_checkpoint
 from iin.cli import train
 from iin.data import colormnist
@@ -22,31 +24,119 @@ def base_run(tmp_path_factory):
     return cfg, train(cfg)
 
 
+def _cache(run, cfg, **options):
+    return FeatureCache(run, cfg.data, 10, {**cfg.cache, **options})
+
+
 def test_cache_is_reused_and_rebuilt_when_the_backbone_changes(base_run):
     cfg, run = base_run
     ds = colormnist("train")
-    cache = FeatureCache(run, cfg.data, 10)
-    first = cache.get("train", ["block2"], ds)
-    path = cache.path("train", "block2")
-    stamp = path.stat().st_mtime_ns
-    assert torch.equal(FeatureCache(run, cfg.data, 10).get("train", ["block2"], ds)["block2"], first["block2"])
-    assert path.stat().st_mtime_ns == stamp  # reused, not recomputed
+    cache = _cache(run, cfg)
+    first = cache.get("train", ["block2"], ds)["block2"]
+    assert len(first) == len(ds) and first.shape == (16, 8, 8)
+    shard = next(cache.path("train", "block2").glob("shard-*.npy"))
+    stamp = shard.stat().st_mtime_ns
+    idx = torch.tensor([5, 3, 3999, 0])
+    before = first.read(idx)
+    assert torch.equal(_cache(run, cfg).get("train", ["block2"], ds)["block2"].read(idx), before)
+    assert shard.stat().st_mtime_ns == stamp  # reused, not recomputed
     ckpt = run.load("classifier")
     ckpt["state_dict"] = {k: v * 1.5 if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
     save_checkpoint(run.checkpoint("classifier"), **ckpt)
-    rebuilt = FeatureCache(run, cfg.data, 10)
+    rebuilt = _cache(run, cfg)
     assert rebuilt.fingerprint != cache.fingerprint
-    assert not torch.equal(rebuilt.get("train", ["block2"], ds)["block2"], first["block2"])
+    assert not torch.equal(rebuilt.get("train", ["block2"], ds)["block2"].read(idx), before)
+
+
+def test_cache_rows_equal_the_networks_and_float16_halves_the_disk(base_run, tmp_path):
+    cfg, run = base_run
+    ds = colormnist("test")
+    idx = torch.tensor([3, 7, 11, 998])
+    full = _cache(run, cfg, dir=str(tmp_path / "f32"), shard_mb=0.05).get("test", ["penultimate"], ds)
+    half = _cache(run, cfg, dir=str(tmp_path / "f16"), dtype="float16").get("test", ["penultimate"], ds)
+    direct = compute(run.classifier(), run.autoencoder(), ["penultimate"], ds.images[idx], ds.labels[idx], 10)
+    assert len(list((tmp_path / "f32" / "test" / "penultimate").glob("shard-*.npy"))) > 1  # several shards
+    for key in ("mean", "logvar", "penultimate"):
+        assert torch.allclose(full[key].read(idx), direct[key], atol=1e-5)
+        assert torch.allclose(half[key].read(idx), direct[key], rtol=2e-3, atol=2e-3)
+    size = {d: sum(f.stat().st_size for f in (tmp_path / d).rglob("*.npy")) for d in ("f32", "f16")}
+    assert 0.45 < size["f16"] / size["f32"] < 0.55
+
+
+def test_cache_above_its_budget_names_the_ways_out(base_run, tmp_path):
+    cfg, run = base_run
+    with pytest.raises(ConfigError, match=r"above cache.max_gb=1e-05.*invariance.mode=recompute.*cache.dtype=float16"):
+        _cache(run, cfg, dir=str(tmp_path), max_gb=1e-5).get("train", ["block2"], colormnist("train"))
+    assert not list(tmp_path.rglob("*.npy"))  # stopped before writing
+
+
+def test_killed_extraction_resumes_to_the_same_features(base_run, tmp_path, monkeypatch):
+    """A crash mid-pass leaves whole shards only; the rerun keeps them, completes the rest, equals a clean run."""
+    cfg, run = base_run
+    ds = colormnist("test")
+    calls = {"n": 0}
+    original = ShardWriter.write
+
+    def dies_after_six_batches(self, first, values):
+        calls["n"] += 1
+        if calls["n"] > 6 * 3:  # six batches of three keys
+            raise KeyboardInterrupt("killed")
+        return original(self, first, values)
+
+    options = {"dir": str(tmp_path / "killed"), "shard_mb": 0.05, "batch_size": 100}
+    with monkeypatch.context() as patch:
+        patch.setattr(ShardWriter, "write", dies_after_six_batches)
+        with pytest.raises(KeyboardInterrupt):
+            _cache(run, cfg, **options).get("test", ["penultimate"], ds)
+    folder = tmp_path / "killed" / "test" / "penultimate"
+    kept = sorted(folder.glob("shard-*.npy"))
+    assert kept and not is_complete(folder, _cache(run, cfg, **options).fingerprint)
+    stamps = {p: p.stat().st_mtime_ns for p in kept}
+    resumed = _cache(run, cfg, **options).get("test", ["penultimate"], ds)
+    assert {p: p.stat().st_mtime_ns for p in kept} == stamps  # finished shards were kept, not rewritten
+    clean = _cache(run, cfg, dir=str(tmp_path / "clean"), shard_mb=0.05).get("test", ["penultimate"], ds)
+    every = torch.arange(len(ds))
+    assert all(torch.equal(resumed[k].read(every), clean[k].read(every)) for k in ("mean", "logvar", "penultimate"))
 
 
 def test_cached_and_recompute_batches_agree(base_run):
     cfg, run = base_run
     ds = colormnist("test")
     rep = Representation(run.classifier(), "penultimate", 10)
-    cached = compute(run.classifier(), run.autoencoder(), ["penultimate"], ds.images, ds.labels, 10)
-    a = CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached["penultimate"])[[3, 7, 11]]
-    b = RecomputeBatches(ds.images, ds.labels, rep, run.autoencoder())[[3, 7, 11]]
+    cached = _cache(run, cfg).get("test", ["penultimate"], ds)
+    idx = torch.tensor([3, 7, 11])
+    a = CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached["penultimate"]).batch(idx)
+    b = RecomputeBatches(ds, rep, run.autoencoder()).batch(idx)
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in ("mean", "logvar", "cond"))
+
+
+def test_step_batches_resume_where_they_stopped_and_share_out_by_rank(base_run, monkeypatch):
+    cfg, run = base_run
+    ds = colormnist("test")
+    cached = _cache(run, cfg).get("test", ["penultimate"], ds)
+    source = CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached["penultimate"])
+    batches = StepBatches(source, 64, seed=3)
+    stream = iter(batches)
+    first = [next(stream)["cond"] for _ in range(20)]  # 15 batches per epoch: crosses an epoch
+    batches.start_step = 17
+    assert torch.equal(next(iter(batches))["cond"], first[17])
+    import iin.batches
+
+    class Indices:
+        def __len__(self):
+            return 1000
+
+        def batch(self, idx):
+            return {"idx": idx}
+
+    seen = []
+    for rank in (0, 1):
+        monkeypatch.setattr(iin.batches, "rank_and_world", lambda: (rank, 2))
+        stream = iter(StepBatches(Indices(), 100, seed=3))
+        seen.append(torch.cat([next(stream)["idx"] for _ in range(5)]))  # one epoch of each rank
+    assert len(set(seen[0].tolist()) | set(seen[1].tolist())) == 1000  # disjoint halves covering the data
+    with pytest.raises(ConfigError, match="invariance.batch_size=5000 is larger than the 1000 training examples"):
+        StepBatches(source, 5000, seed=0)
 
 
 def test_nan_features_are_reported():
