@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from iin.data import (DataModule, DataNotFoundError, PairDataset, PairSampler, TorchvisionDataset, colormnist,
-                      imagefolder, mnist5k, palette, shapes)
+from iin.data import (DataModule, DataNotFoundError, PairSampler, TarShards, TorchvisionDataset, colormnist, gather,
+                      imagefolder, iter_batches, mnist5k, palette, shapes, write_shards)
+from iin.errors import DataError
 from iin.data.mnist5k import split_indices
 from iin.metrics import color_readout
 
@@ -74,8 +75,9 @@ def test_pair_sampler_pairs_share_the_factor():
     assert 0.4 < k.float().mean() < 0.6
     other = values[1 - k, i1] == values[1 - k, i2]
     assert other.float().mean() < 0.3  # the other factor is not shared by construction
-    x1, x2, kk = next(iter(PairDataset(ds, ["color"], batch_size=8)))
-    assert x1.shape == (8, 3, 32, 32) and torch.equal(kk, torch.zeros(8, dtype=torch.long))
+    gen = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    a, b = sampler.sample(16, generator=gen()), sampler.sample(16, generator=gen())
+    assert all(torch.equal(u, v) for u, v in zip(a, b))  # a given generator makes the draw reproducible
 
 
 def test_pair_sampler_rejects_unknown_factor():
@@ -95,8 +97,59 @@ def test_imagefolder_with_attributes(tmp_path):
     (tmp_path / "attrs.csv").write_text("\n".join(rows))
     train = imagefolder(str(tmp_path), "train", size=16, attributes=str(tmp_path / "attrs.csv"))
     test = imagefolder(str(tmp_path), "test", size=16)
-    assert len(train) == 8 and len(test) == 2 and train.images.shape[1:] == (3, 16, 16)
+    assert len(train) == 8 and len(test) == 2 and train[0]["image"].shape == (3, 16, 16)
     assert set(train.factor_names) == {"class", "smile"}
+    batch = gather(train, [7, 0])
+    assert batch["image"].shape == (2, 3, 16, 16) and batch["smile"].tolist() == train.factors["smile"][[7, 0]].tolist()
+
+
+def _folder(root, classes=("a", "b"), n=3, size=(20, 24)):
+    from PIL import Image
+
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(np.full((*size, 3), 40 * i, np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def test_imagefolder_bad_files_name_the_file_and_can_be_skipped(tmp_path):
+    root = _folder(tmp_path / "imgs")
+    good = (root / "a" / "1.png").read_bytes()
+    (root / "a" / "1.png").write_bytes(good[: len(good) // 2])  # truncated
+    (root / "b" / "fake.png").write_text("not an image")
+    ds = imagefolder(str(root), "train", size=8, test_fraction=0.0)
+    with pytest.raises(DataError, match=r"cannot read image .*a/1\.png.*bad_images=skip"):
+        list(iter_batches(ds, 4))
+    skipping = imagefolder(str(root), "train", size=8, test_fraction=0.0, bad_images="skip")
+    images = gather(skipping, range(len(skipping)))["image"]
+    assert images.shape == (7, 3, 8, 8) and torch.isfinite(images).all()
+
+
+def test_imagefolder_empty_class_folder_and_small_images(tmp_path, caplog):
+    root = _folder(tmp_path / "imgs", size=(6, 5))
+    (root / "c").mkdir()
+    with pytest.raises(DataError, match=r"class folder .*/c has no images"):
+        imagefolder(str(root), "train")
+    (root / "c").rmdir()
+    with caplog.at_level("WARNING", logger="iin"):
+        assert imagefolder(str(root), "train", size=16)[0]["image"].shape == (3, 16, 16)
+    assert "smaller than 16 px" in caplog.text
+
+
+def test_tar_shards_serve_the_same_items_and_read_with_webdataset(tmp_path):
+    source = shapes("test", n=25, size=16)
+    shards = write_shards(source, tmp_path / "test", shard_size=10)
+    assert len(shards) == 3
+    ds = TarShards(str(tmp_path), "test", size=16)
+    idx = [24, 3, 11]
+    got, want = gather(ds, idx), source.gather(torch.tensor(idx))
+    assert torch.allclose(got["image"], want["image"], atol=1 / 255) and torch.equal(got["label"], want["label"])
+    assert torch.equal(got["color"], want["color"]) and set(ds.factor_names) >= {"label", "shape", "x", "y"}
+    import webdataset as wds
+
+    keys = [sample["__key__"] for sample in wds.WebDataset([str(p) for p in shards], shardshuffle=False)]
+    assert len(keys) == 25
 
 
 def test_missing_data_roots_say_what_to_do(tmp_path):
