@@ -34,11 +34,11 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 }
 
 
-def build_dataset(name: str, split: str, **kwargs: Any) -> Dataset:
-    """The `split` ('train' or 'test') of dataset `name`, built with its keyword options."""
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r} (data.name); available: {sorted(DATASETS)}")
-    return DATASETS[name](split=split, **kwargs)
+def build_dataset(dataset: str, split: str, **options: Any) -> Dataset:
+    """The `split` ('train' or 'test') of dataset `dataset` (a DATASETS key), built with its keyword options."""
+    if dataset not in DATASETS:
+        raise DataError(f"unknown dataset {dataset!r} (data.name); available: {sorted(DATASETS)}")
+    return DATASETS[dataset](split=split, **options)
 
 
 def dataset_from_config(data_cfg: Any, split: str) -> Dataset:
@@ -64,12 +64,12 @@ def check_classes(dataset: Dataset, num_classes: Any) -> None:
 class DataModule(pl.LightningDataModule):
     """Train/test splits of one dataset; test doubles as validation (the splits are fixed)."""
 
-    def __init__(self, name: str = "colormnist", batch_size: int = 128, num_workers: int = 0,
+    def __init__(self, dataset: str = "colormnist", batch_size: int = 128, num_workers: int = 0,
                  **options: Any):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
-        self.name, self.batch_size, self.num_workers, self.options = name, batch_size, num_workers, options
+        self.name, self.batch_size, self.num_workers, self.options = dataset, batch_size, num_workers, options
         self.train: Dataset | None = None
         self.test: Dataset | None = None
 

@@ -48,5 +48,5 @@ def invariance_figures(ctx: EvalContext, metrics: dict) -> None:
     ctx.figures.mkdir(parents=True, exist_ok=True)
     interp = ctx.interpreter
     layer_grids(ctx, interp)
-    if metrics:
+    if any("invariance" in m for m in metrics.values()):  # readouts exist (an oracle or an analytic readout)
         profile_plot(ctx, metrics)

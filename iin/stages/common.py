@@ -38,7 +38,7 @@ class FiniteLossGuard(pl.Callback):
 
 def build_datamodule(data_cfg: DictConfig) -> DataModule:
     """The DataModule of a `data` config group (name, batch_size, num_workers, options)."""
-    return DataModule(name=data_cfg.name, batch_size=data_cfg.batch_size, num_workers=data_cfg.get("num_workers", 0),
+    return DataModule(data_cfg.name, batch_size=data_cfg.batch_size, num_workers=data_cfg.get("num_workers", 0),
                       **dict(data_cfg.get("options") or {}))
 
 
