@@ -28,6 +28,10 @@ def train(cfg: DictConfig) -> Run:
     for stage in cfg.stages:
         log.info("stage %s -> %s", stage, run.root)
         STAGES[stage](cfg, run)
+    if not cfg.get("cache", {}).get("keep", True):
+        from .features import drop_cache
+
+        drop_cache(run, cfg.cache)
     return run
 
 

@@ -58,6 +58,11 @@ RULES: list[tuple[str, tuple[Callable[[Any], bool], str]]] = [
     ("eval.attribution.n_*", integer(1, optional=True)),  # images, sanity images, curve steps
     ("eval.frechet_samples", integer(1)),
     ("eval.fgsm_eps", NON_NEGATIVE),
+    ("cache.max_gb", positive()),
+    ("cache.shard_mb", positive()),
+    ("cache.dtype", ((lambda v: v in ("float32", "float16")), "float32 or float16")),
+    ("invariance.mode", ((lambda v: v in ("cached", "recompute")), "cached or recompute")),
+    ("data.options.bad_images", ((lambda v: v in ("stop", "skip")), "stop or skip")),
 ]
 
 

@@ -78,6 +78,19 @@ def compute(model: nn.Module, autoencoder: nn.Module, layers: list[str], x: torc
     return {k: check_finite(v, f"features of {k!r}") for k, v in out.items()}
 
 
+def cache_root(run, options: Any = None) -> Path:
+    """Where a run's feature cache lives: `cache.dir`, else `<run>/features`."""
+    return Path((options or {}).get("dir") or run.root / "features")
+
+
+def drop_cache(run, options: Any = None) -> None:
+    """Delete the cache (cache.keep=false): it is rebuilt when a stage needs it again."""
+    import shutil
+
+    shutil.rmtree(cache_root(run, options), ignore_errors=True)
+    log.info("feature cache: removed %s (cache.keep=false)", cache_root(run, options))
+
+
 class FeatureCache:
     """Per split and key, `<cache.dir or run/features>/<split>/<key>/`; rebuilt when the fingerprint changes.
 
@@ -88,7 +101,7 @@ class FeatureCache:
     def __init__(self, run, data_cfg: Any, num_classes: int, options: Any = None):
         self.run, self.data_cfg, self.num_classes = run, data_cfg, num_classes
         opts = dict(options or {})
-        self.root = Path(opts.get("dir") or run.root / "features")
+        self.root = cache_root(run, opts)
         self.dtype = str(opts.get("dtype", "float32"))
         self.max_gb = float(opts.get("max_gb", 20))
         self.shard_bytes = int(float(opts.get("shard_mb", 64)) * 2**20)
@@ -101,6 +114,7 @@ class FeatureCache:
 
     def path(self, split: str, key: str) -> Path:
         return self.root / split / key
+
 
     def get(self, split: str, layers: list[str], dataset) -> dict[str, ShardedArray]:
         """{'mean', 'logvar', <layer>...} stores for every image of `dataset` (the `split` of the run's data)."""

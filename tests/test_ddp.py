@@ -32,3 +32,25 @@ def test_autoencoder_stage_with_ddp_on_two_cpu_processes(tmp_path):
     assert math.isfinite(metrics["autoencoder"]["recon_mse"])
     assert {"classifier", "oracle"} <= {m["section"] for m in metrics["missing"]}
     assert (run.root / "report.html").is_file()
+
+
+@pytest.mark.slow
+def test_invariance_cinn_with_ddp_reads_one_shared_cache(tmp_path):
+    """Rank 0 extracts the cache before DDP starts; the relaunched rank finds it complete and extracts nothing."""
+    base = ["experiment=smoke", f"paths.output_dir={tmp_path}", "invariance.layers=[penultimate]", "invariance.steps=6"]
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
+    first = subprocess.run([sys.executable, "train.py", *base, "stages=[classifier,autoencoder]"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=500, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    cmd = [sys.executable, "train.py", *base, "trainer=ddp_cpu", "stages=[invariances]", "invariance.workers=1"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=500, env=env)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert "Starting with 2 processes" in log
+    assert log.count("feature cache: 4000 images in") == 1  # extracted once, not once per rank
+    run = Run(tmp_path / "smoke")
+    assert run.has("invariances/penultimate")
+    from iin.editing import Interpreter
+
+    cinn = Interpreter(run).cinn("penultimate")
+    assert all(p.isfinite().all() for p in cinn.parameters())

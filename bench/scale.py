@@ -1,0 +1,157 @@
+"""Memory and speed against data size: image folders of N procedural shapes at 64 px (default N = 2,000, 8,000,
+32,000). For each N, in fresh processes: (a) feature extraction of the train split (posterior + two layers),
+(b) 200 steps of INN training on the cache, (c) evaluation of one layer on 500 test images. Prints JSON with
+peak RSS (MB) and images/s per phase and N, and the ratios against the smallest N.
+
+    python bench/scale.py [--sizes 2000 8000 32000] [--threads 2] [--workdir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+LAYERS = ["block2", "penultimate"]
+
+
+def make_folder(root: Path, n: int, size: int) -> None:
+    """n shapes images as PNG files under root/<shape>/ (skipped when already there)."""
+    from PIL import Image
+
+    from iin.data import SHAPES, shapes
+
+    if (root / ".done").is_file():
+        return
+    for chunk in range(0, n, 1000):
+        ds = shapes("train", n=min(1000, n - chunk), size=size, seed=chunk)
+        pixels = (ds.images.permute(0, 2, 3, 1) * 255).round().byte().numpy()  # (N, C, H, W) -> (N, H, W, C)
+        for i, (img, label) in enumerate(zip(pixels, ds.labels.tolist())):
+            folder = root / SHAPES[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(folder / f"{chunk + i:06d}.png")
+    (root / ".done").touch()
+
+
+def overrides(data_root: Path, out: Path) -> list[str]:
+    return ["experiment=smoke", "data=imagefolder", f"data.options.root={data_root}", "data.num_classes=3",
+            "data.options.size=64", "data.num_workers=2", f"paths.output_dir={out}", "experiment_name=run",
+            f"invariance.layers=[{','.join(LAYERS)}]", "invariance.workers=1", "invariance.steps=200",
+            "invariance.batch_size=128", "logger=csv"]
+
+
+def compose(args: list[str]):
+    from hydra import compose as hydra_compose, initialize_config_dir
+
+    from iin.cli import CONFIG_DIR
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        return hydra_compose("train", args)
+
+
+def phase(name: str, data_root: Path, out: Path) -> dict:
+    """One phase in this process; returns its images/s (peak RSS is read by the parent)."""
+    import torch
+
+    from iin.cli import train
+    from iin.data import dataset_from_config
+    from iin.run import Run
+
+    cfg = compose(overrides(data_root, out))
+    run = Run(cfg.run_dir)
+    start = time.perf_counter()
+    if name == "extract":
+        from iin.stages.invariances import feature_cache
+
+        dataset = dataset_from_config(cfg.data, "train")
+        feature_cache(cfg, run).get("train", LAYERS, dataset)
+        return {"images": len(dataset), "images_per_s": len(dataset) / (time.perf_counter() - start)}
+    if name == "train":
+        cfg.stages = ["invariances"]
+        cfg.invariance.layers = [LAYERS[0]]
+        train(cfg)
+        seconds = run.timings()[f"invariances/{LAYERS[0]}"]
+        return {"steps": 200, "images_per_s": 200 * 128 / seconds}
+    from iin.evaluation.context import EvalContext
+    from iin.evaluation.invariances import invariance_metrics
+
+    torch.manual_seed(0)
+    ctx = EvalContext(run, {"invariance_images": 500, "samples": 16, "population_images": 1000})
+    invariance_metrics(ctx)
+    return {"images": 500, "images_per_s": 500 / (time.perf_counter() - start)}
+
+
+def run_phase(name: str, data_root: Path, out: Path, threads: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, __file__, "--phase", name, "--data", str(data_root), "--out", str(out)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"phase {name} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far (KB on Linux)
+    result["peak_rss_mb_children"] = round(peak / 1024, 1) if peak > before else None
+    return result
+
+
+def prepare(work: Path, sizes: list[int], threads: int) -> dict[int, tuple[Path, Path]]:
+    """Image folders per N; classifier, oracle and autoencoder trained once (on the smallest) and shared."""
+    import shutil
+
+    from iin.cli import train
+
+    runs = {}
+    for n in sizes:
+        make_folder(work / f"data{n}", n, 64)
+        runs[n] = (work / f"data{n}", work / f"out{n}")
+    small_data, small_out = runs[min(sizes)]
+    if not (small_out / "run" / "autoencoder.pt").is_file():
+        cfg = compose(overrides(small_data, small_out) + ["stages=[classifier,oracle,autoencoder]"])
+        train(cfg)
+    for n, (data, out) in runs.items():
+        (out / "run").mkdir(parents=True, exist_ok=True)
+        for name in ("classifier.pt", "oracle.pt", "autoencoder.pt"):
+            shutil.copy(small_out / "run" / name, out / "run" / name)
+        cfg = compose(overrides(data, out))
+        from omegaconf import OmegaConf
+
+        OmegaConf.save(cfg, out / "run" / "config.yaml", resolve=True)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 8000, 32000])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workdir", default=None, help="keeps the image folders between runs")
+    parser.add_argument("--phase", choices=["extract", "train", "evaluate"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        result = phase(args.phase, Path(args.data), Path(args.out))
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        print(json.dumps(result))
+        return
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="iin-scale-"))
+    runs = prepare(work, args.sizes, args.threads)
+    results: dict = {"threads": args.threads, "image_size": 64, "layers": LAYERS, "phases": {}}
+    for name in ("extract", "train", "evaluate"):
+        per_n = {n: run_phase(name, *runs[n], args.threads) for n in args.sizes}
+        base = per_n[min(args.sizes)]
+        for n, r in per_n.items():
+            r["rss_ratio"] = round(r["peak_rss_mb"] / base["peak_rss_mb"], 3)
+            r["speed_ratio"] = round(r["images_per_s"] / base["images_per_s"], 3)
+        results["phases"][name] = {str(n): r for n, r in per_n.items()}
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
