@@ -43,22 +43,6 @@ def timed(fn, *args) -> float:
     return round(time.perf_counter() - start, 3)
 
 
-def time_sections(seconds: dict[str, float]) -> None:
-    """Wrap every evaluation section so that its wall time lands in `seconds`."""
-    from iin import evaluation
-
-    def wrap(key, fn):
-        def run(ctx):
-            start = time.perf_counter()
-            try:
-                return fn(ctx)
-            finally:
-                seconds[key] = round(time.perf_counter() - start, 3)
-        return run
-
-    evaluation.SECTIONS[:] = [(key, needs, wrap(key, fn)) for key, needs, fn in evaluation.SECTIONS]
-
-
 def bench(overrides: list[str], run_dir: str | None, output_dir: str) -> dict:
     """Run each stage of cfg.stages, then evaluate; seconds per step and per evaluation section."""
     from iin.cli import evaluate, train
@@ -69,9 +53,10 @@ def bench(overrides: list[str], run_dir: str | None, output_dir: str) -> dict:
         with open_dict(train_cfg):
             train_cfg.stages = [stage]
         stages[stage] = timed(train, train_cfg)
-    sections: dict[str, float] = {}
-    time_sections(sections)
-    evaluation = timed(evaluate, eval_cfg)
+    start = time.perf_counter()
+    metrics = evaluate(eval_cfg)
+    evaluation = round(time.perf_counter() - start, 3)
+    sections = {k.split("/", 1)[1]: v for k, v in metrics["timing"].items() if k.startswith("evaluate/")}
     where = str(train_cfg.run_dir) if run_dir else "temporary (deleted)"
     return {"experiment": train_cfg.experiment_name, "run_dir": where, "stages": stages,
             "evaluate": evaluation, "evaluate_sections": sections, "total": round(sum(stages.values()) + evaluation, 3),

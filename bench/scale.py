@@ -118,7 +118,8 @@ def prepare(work: Path, sizes: list[int], threads: int) -> dict[int, tuple[Path,
     for n, (data, out) in runs.items():
         (out / "run").mkdir(parents=True, exist_ok=True)
         for name in ("classifier.pt", "oracle.pt", "autoencoder.pt"):
-            shutil.copy(small_out / "run" / name, out / "run" / name)
+            if out != small_out:
+                shutil.copy(small_out / "run" / name, out / "run" / name)
         cfg = compose(overrides(data, out))
         from omegaconf import OmegaConf
 

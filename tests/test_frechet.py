@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from iin.backbones.tiny import TinyCNN
-from iin.evaluation import GENERATORS
+from iin.evaluation import options_with_defaults
 from iin.evaluation.context import EvalContext
 from iin.evaluation.frechet import frechet_metrics
 from iin.metrics.frechet import FrechetReference, OracleFeatures, frechet_distance
@@ -52,10 +52,19 @@ def test_too_few_images_is_a_clear_error(features, images):
         frechet_distance(images[:1], images, features)
 
 
-def test_section_references_and_registered_generators(smoke_run, monkeypatch):
-    monkeypatch.setitem(GENERATORS, "test/copy_of_test", lambda ctx, n: ctx.subset(n)[0])  # the reference set
-    monkeypatch.setitem(GENERATORS, "test/untrained", lambda ctx, n: None)  # stage absent: left out
-    ctx = EvalContext(smoke_run, {"seed": 0, "frechet_samples": 64})
+def copy_of_test(ctx, n):
+    return ctx.subset(n)[0]  # the reference set itself
+
+
+def untrained(ctx, n):
+    return None  # a set whose stage is absent: left out
+
+
+def test_section_references_and_sets_added_by_config(smoke_run):
+    options = options_with_defaults({"frechet_samples": 64})
+    options.frechet_sets["test/copy_of_test"] = f"{__name__}.copy_of_test"
+    options.frechet_sets["test/untrained"] = f"{__name__}.untrained"
+    ctx = EvalContext(smoke_run, options)
     out = frechet_metrics(ctx)
     assert "Inception" in out["note"] and out["n_images"] == 64
     assert out["test/copy_of_test"] == pytest.approx(0.0, abs=1e-6) and "test/untrained" not in out

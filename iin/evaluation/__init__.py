@@ -7,35 +7,30 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import torch
+from hydra.utils import get_method
+from omegaconf import DictConfig, OmegaConf
 
 from ..run import Run
 from .context import EvalContext, MissingStage
-from .attack import attack_metrics
-from .attribution import attribution_metrics
-from .concepts import concept_metrics
-from .foundation import autoencoder_metrics, classifier_metrics, oracle_metrics
-from .invariances import invariance_metrics
-from .frechet import GENERATORS, frechet_metrics
-from .zhang import zhang_metrics
 
 log = logging.getLogger("iin")
-__all__ = ["GENERATORS", "SECTIONS", "evaluate_run"]
+__all__ = ["default_options", "evaluate_run"]
 
-# (metrics key, stages it needs, function of the context)
-SECTIONS: list[tuple[str, tuple[str, ...], Callable[[EvalContext], dict]]] = [
-    ("classifier", ("classifier",), classifier_metrics),
-    ("oracle", ("oracle",), oracle_metrics),
-    ("autoencoder", ("autoencoder",), autoencoder_metrics),
-    ("invariances", ("classifier", "autoencoder"), invariance_metrics),
-    ("attack", ("classifier", "autoencoder"), attack_metrics),
-    ("attribution", ("classifier",), attribution_metrics),
-    ("concepts", ("classifier", "autoencoder"), concept_metrics),
-    ("frechet", ("oracle", "autoencoder"), frechet_metrics),
-    ("zhang", ("zhang",), zhang_metrics),
-]
+
+def default_options() -> DictConfig:
+    """The `eval` group's defaults (iin/configs/eval/default.yaml): the one place they live."""
+    from ..cli import CONFIG_DIR
+
+    return OmegaConf.load(CONFIG_DIR / "eval" / "default.yaml")
+
+
+def options_with_defaults(options: Any = None) -> DictConfig:
+    """Given options over the YAML defaults (callers may pass a partial dict)."""
+    given = options if isinstance(options, DictConfig) else OmegaConf.create(dict(options or {}))
+    return OmegaConf.merge(default_options(), given)
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -47,7 +42,7 @@ def write_json(path: Path, data: dict) -> None:
 def evaluate_run(run_dir: str | Path, options: dict | None = None) -> dict:
     """Compute every section whose stages are trained; report the missing ones. Nothing is written on error."""
     run = Run(run_dir)
-    ctx = EvalContext(run, options)
+    ctx = EvalContext(run, options_with_defaults(options))
     shutil.rmtree(run.root / "figures.staging", ignore_errors=True)  # leftovers of an interrupted evaluation
     try:
         metrics = _compute(run, ctx)
@@ -62,13 +57,14 @@ def _compute(run: Run, ctx: EvalContext) -> dict:
     """Every section's metrics (seeded per section: the result does not depend on which others ran)."""
     metrics: dict = {"missing": []}
     seconds: dict[str, float] = {}
-    for key, needs, section in SECTIONS:
+    for key, spec in ctx.options.sections.items():
+        needs, section = list(spec.needs), get_method(spec.fn)
         absent = [s for s in needs if not run.has(s)]
         if absent:
             metrics["missing"].append({"section": key, "needs": absent})
             log.warning("evaluate: section %s skipped, stage(s) %s not trained in %s", key, absent, run.root)
             continue
-        torch.manual_seed(int(ctx.option("seed", 0)))
+        torch.manual_seed(ctx.seed)
         start = time.perf_counter()
         try:
             metrics[key] = section(ctx)

@@ -32,7 +32,7 @@ def attack_metrics(ctx: EvalContext) -> dict:
     interp = ctx.interpreter
     if not [l for l in interp.layers if not l.startswith("@")]:
         raise MissingStage("invariances (no model layer's cINN is trained)")
-    n, s, eps = int(ctx.option("attack_images", 200)), int(ctx.option("samples", 16)), float(ctx.option("fgsm_eps", 0.1))
+    n, s, eps = int(ctx.option("attack_images")), int(ctx.option("samples")), float(ctx.option("fgsm_eps"))
     x, y = ctx.subset(n)
     x_adv = fgsm(interp.classifier, x, y, eps)
     with torch.no_grad():

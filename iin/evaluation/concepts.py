@@ -93,7 +93,7 @@ def concept_metrics(ctx: EvalContext) -> dict:
     interp = ctx.interpreter
     if not interp.targets + interp.unsupervised_targets:
         raise MissingStage("concepts (no target's INN is trained)")
-    idx = ctx.subset_index(int(ctx.option("concept_images", 500)))
+    idx = ctx.subset_index(int(ctx.option("concept_images")))
     x = ctx.items(len(idx))["image"]
     y = x.roll(1, dims=0)  # every image swaps with another random test image
     reference = repainted_response(ctx, interp, idx[:100])

@@ -30,12 +30,13 @@ class EvalContext:
         self.cfg = run.config
         self.missing: list[dict] = []  # per-metric gaps (e.g. readouts without an oracle), added to metrics.json
 
-    def option(self, key: str, default: Any) -> Any:
+    def option(self, key: str, default: Any = None) -> Any:
+        """An `eval` option; its default is in iin/configs/eval/default.yaml (merged in by evaluate_run)."""
         return self.options.get(key, default)
 
     @property
     def seed(self) -> int:
-        return int(self.option("seed", 0))
+        return int(self.option("seed"))
 
     @cached_property
     def figures(self) -> Path:

@@ -19,7 +19,7 @@ def invariance_generators(ctx: EvalContext) -> dict[str, Generator]:
         @torch.no_grad()
         def make(ctx: EvalContext, n: int) -> torch.Tensor:
             x, y = ctx.subset(n)
-            seed = int(ctx.option("seed", 0))
+            seed = ctx.seed
             return torch.cat([interp.sample_invariances(xc, layer, n=1, labels=yc, seed=seed + i)[:, 0]  # (B, 1, ...)
                               for i, (xc, yc) in enumerate(zip(x.split(CHUNK), y.split(CHUNK)))])
         return make
@@ -43,6 +43,3 @@ def concept_generators(ctx: EvalContext) -> dict[str, Generator]:
     return {f"concepts/{t}/{f}": swaps(t, f) for t in interp.targets for f in interp.dinn(t).factors
             if f != "residual"}
 
-
-# Called once per evaluation; each returns {name: generator} for what this run has trained.
-FAMILIES: list[Callable[[EvalContext], dict[str, Generator]]] = [invariance_generators, concept_generators]

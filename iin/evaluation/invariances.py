@@ -24,7 +24,7 @@ def _labels_of(ctx: EvalContext, interp: Interpreter, layer: str, images: torch.
 @torch.no_grad()
 def layer_metrics(ctx: EvalContext, interp: Interpreter, layer: str, x: torch.Tensor, y: torch.Tensor) -> dict:
     """Every metric of one layer over test images x (labels y), S samples each."""
-    n_samples, cinn, ae = int(ctx.option("samples", 16)), interp.cinn(layer), interp.autoencoder
+    n_samples, cinn, ae = int(ctx.option("samples")), interp.cinn(layer), interp.autoencoder
     gen = torch.Generator().manual_seed(ctx.seed)
     z = interp.representation(x, layer, y)
     posterior = ae.encode(x)
@@ -86,12 +86,12 @@ def invariance_metrics(ctx: EvalContext) -> dict:
     interp = ctx.interpreter
     if not interp.layers:
         raise MissingStage("invariances (no layer's cINN is trained)")
-    x, y = ctx.subset(int(ctx.option("invariance_images", 500)))
-    population = population_readouts(ctx, int(ctx.option("population_images", 1000))) if ctx.has_readouts else {}
+    x, y = ctx.subset(int(ctx.option("invariance_images")))
+    population = population_readouts(ctx, int(ctx.option("population_images"))) if ctx.has_readouts else {}
     if not ctx.has_oracle:
         ctx.report_missing("invariances", [f"preservation.{ctx.label}", f"invariance.{ctx.label}"], "oracle",
                            ctx.oracle_command())
-    chunk = int(ctx.option("chunk", 100))
+    chunk = int(ctx.option("chunk"))
     out = {}
     for layer in interp.layers:
         chunks = list(zip(x.split(chunk), y.split(chunk)))

@@ -38,7 +38,7 @@ def _figures(ctx: EvalContext, nets: dict[str, ZhangCNN], layers) -> None:
 def zhang_metrics(ctx: EvalContext) -> dict:
     """Means over seeds (and `per_seed`) of the filter, graph and localisation metrics; figures of the first seed."""
     ckpt = ctx.run.load("zhang")
-    shots, draws = int(ctx.option("zhang_shots", 3)), int(ctx.option("zhang_draws", 10))
+    shots, draws = int(ctx.option("zhang_shots")), int(ctx.option("zhang_draws"))
     per_seed = []
     for i, s in enumerate(ckpt["seeds"]):
         nets = _nets(ctx, ckpt, i)
