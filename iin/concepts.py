@@ -40,14 +40,29 @@ class TargetCodes:
 
 
 class PairBatches(IterableDataset):
-    """Endless batches {z1, z2, k}: codes of pairs sharing factor k (k indexes the factor list)."""
+    """Endless batches {z1, z2, k}: codes of pairs sharing factor k (k indexes the factor list).
+
+    Batch `s` depends on (seed, s) only and iteration starts at `start_step` (set to the restored global
+    step by iin.stages.common.fit), so a resumed stage reads the batches of an uninterrupted run."""
 
     def __init__(self, codes: TargetCodes, sampler: PairSampler, batch_size: int, seed: int = 0):
         self.codes, self.sampler, self.batch_size = codes, sampler, batch_size
+        self.seed, self.start_step = int(seed), 0
         self.gen = torch.Generator().manual_seed(seed)
 
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+    def _steps(self) -> Iterator[int]:
+        """Steps from start_step on, with the generators seeded for each."""
+        from .stages.resume import step_seed
+
+        step = self.start_step
         while True:
+            self.gen.manual_seed(step_seed(self.seed, step))
+            self.sampler.gen.manual_seed(step_seed(self.seed + 1, step))
+            yield step
+            step += 1
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        for _ in self._steps():
             i1, i2, k = self.sampler.sample(self.batch_size)
             yield {"z1": self.codes.draw(i1, self.gen), "z2": self.codes.draw(i2, self.gen), "k": k}
 
@@ -56,7 +71,7 @@ class SingleBatches(PairBatches):
     """Endless batches {z1} without pairs (unsupervised IIN)."""
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        while True:
+        for _ in self._steps():
             idx = torch.randint(len(self.codes.mean), (self.batch_size,), generator=self.gen)
             yield {"z1": self.codes.draw(idx, self.gen)}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import DataNotFoundError
+from ..errors import DataError, DataNotFoundError
 from .tensor_dataset import FactorDataset
 
 
@@ -18,7 +18,10 @@ def _load_images(paths: list[Path], size: int, channels: int) -> torch.Tensor:
     mode = {1: "L", 3: "RGB"}[channels]
     out = torch.empty(len(paths), channels, size, size)
     for i, p in enumerate(paths):
-        img = pil_to_tensor(Image.open(p).convert(mode)).float() / 255
+        try:
+            img = pil_to_tensor(Image.open(p).convert(mode)).float() / 255
+        except OSError as err:  # truncated or not an image: name the file
+            raise DataError(f"cannot read image {p} ({err}); remove or replace it") from None
         out[i] = center_crop(resize(img, size, antialias=True), [size, size])
     return out
 
@@ -39,7 +42,7 @@ def imagefolder(root: str, split: str, size: int = 32, channels: int = 3,
     """`root/<class>/*.png` (or `root/train|test/<class>/...`), loaded into memory, label `class`."""
     base = Path(root).expanduser()
     if not base.is_dir():
-        raise DataNotFoundError(f"image folder {base} does not exist; set data.root to a folder of <class>/<image> files")
+        raise DataNotFoundError(f"image folder {base} does not exist; set data.options.root to a folder of <class>/<image> files")
     split_dir = base / split
     folder = split_dir if split_dir.is_dir() else base
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir())

@@ -9,7 +9,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="iin-report", description="Rebuild RUN_DIR/report.html from its "
                                      "metrics.json and figures/ (written by iin-evaluate / evaluate.py).")
     parser.add_argument("run_dir", help="a run directory that has been evaluated")
-    print(build_report(parser.parse_args(argv).run_dir))
+    args = parser.parse_args(argv)
+    from ..cli import user_errors
+
+    with user_errors():
+        print(build_report(args.run_dir))
 
 
 if __name__ == "__main__":
