@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterator
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from .errors import ConfigError
 
@@ -77,7 +77,7 @@ def check_missing(cfg: DictConfig, skip: tuple[str, ...] = ()) -> None:
     """Raise ConfigError naming a mandatory value (`???`) the config still lacks."""
     try:
         container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    except MissingMandatoryValue as err:
+    except (MissingMandatoryValue, InterpolationToMissingValueError) as err:
         found = re.search(r"Missing mandatory value: ?(\S+)", str(err))
         key = found.group(1) if found else (err.full_key or "?")
         if key not in skip:

@@ -50,7 +50,12 @@ class Run:
         if not path.is_file():
             raise ConfigError(f"{self.root} is not a run directory (no config.yaml); train first: "
                               f"iin-train experiment=<name> run_dir={self.root}")
-        return OmegaConf.load(path)
+        try:
+            return OmegaConf.load(path)
+        except Exception as err:  # yaml's scanner and parser errors, a non-mapping document
+            where = " ".join(str(err).split())[:300]
+            raise ConfigError(f"{path} is not a readable config ({type(err).__name__}: {where}); restore it or "
+                              f"retrain into a new run_dir") from None
 
     def save_config(self, cfg: DictConfig) -> None:
         """Write config.yaml (atomically). Sections of stages this command does not train are kept from the

@@ -89,11 +89,30 @@ def check_stage_settings(cfg: DictConfig, run: Run) -> None:
                           f"rerun with force=true to retrain them, or choose another run_dir")
 
 
+DOWNSTREAM = {"classifier": ("invariances", "concepts"), "autoencoder": ("invariances", "concepts")}
+
+
+def check_force_downstream(cfg: DictConfig, run: Run) -> None:
+    """force=true on the classifier or autoencoder would leave the INNs trained on the old one: they must be
+    retrained in the same command (or the run started afresh)."""
+    if not cfg.get("force", False) or not run.root.is_dir():
+        return
+    for stage in [s for s in cfg.stages if s in DOWNSTREAM]:
+        stale = [p.relative_to(run.root).with_suffix("").as_posix() for d in DOWNSTREAM[stage] if d not in cfg.stages
+                 for p in sorted((run.root / d).glob("*.pt"))]
+        if stale:
+            raise ConfigError(f"force=true retrains {stage}, but {', '.join(stale[:4])} in {run.root} were trained on "
+                              f"the old one; add their stages (stages=[{','.join(dict.fromkeys([*cfg.stages, *DOWNSTREAM[stage]]))}]) "
+                              f"or use a new run_dir")
+
+
 def check_data(cfg: DictConfig):
     """The training split: it exists, its labels fit data.num_classes, it fills an INN batch, it has the factors."""
     from .data import dataset_from_config
 
     data = dataset_from_config(cfg.data, "train")
+    if {"classifier", "oracle", "autoencoder"} & set(cfg.stages):
+        dataset_from_config(cfg.data, "test")  # their validation reads it: an unreadable file must fail now
     n, name = len(data), cfg.data.name
     found = int(data.labels.max()) + 1
     if found > cfg.data.num_classes:
@@ -160,6 +179,7 @@ def validate_train(cfg: DictConfig) -> None:
     data = check_data(cfg)
     check_layers(cfg, data)
     check_stage_settings(cfg, Run(cfg.run_dir))
+    check_force_downstream(cfg, Run(cfg.run_dir))
 
 
 def validate_evaluate(cfg: DictConfig) -> Path:
@@ -170,6 +190,7 @@ def validate_evaluate(cfg: DictConfig) -> Path:
     if not (path / "config.yaml").is_file():
         raise ConfigError(f"run_dir={path} is not a run directory (no config.yaml); train first: "
                           f"iin-train experiment=<name> run_dir={path}")
+    Run(path).config  # a readable config.yaml
     check_missing(cfg)
     check_config(cfg)
     return path

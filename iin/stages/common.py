@@ -76,9 +76,10 @@ def build_checked_backbone(net_cfg: DictConfig, dm: DataModule) -> torch.nn.Modu
     return net
 
 
-def build_loggers(cfg: DictConfig, run: Run, stage: str, keep_rows: int = 0) -> list:
-    """CSV (continuing the first `keep_rows` rows of a resumed stage's log) and, when enabled, wandb."""
-    loggers: list = [ResumableCSVLogger(save_dir=str(run.root / "logs"), name=stage, version="", keep_rows=keep_rows)]
+def build_loggers(cfg: DictConfig, run: Run, stage: str, keep_rows: int = 0, keep_below_step: int = 0) -> list:
+    """CSV (continuing the rows of a resumed stage's log, see ResumableCSVLogger) and, when enabled, wandb."""
+    loggers: list = [ResumableCSVLogger(save_dir=str(run.root / "logs"), name=stage, version="", keep_rows=keep_rows,
+                                        keep_below_step=keep_below_step)]
     wb = cfg.logger.get("wandb")
     if wb and wb.get("enabled", True):
         from pytorch_lightning.loggers import WandbLogger
@@ -101,8 +102,8 @@ def checkpointer(ckpt_dir: Path, max_steps: int, every_steps: int) -> pl.callbac
     if every_steps < 1:
         raise ValueError(f"checkpoint_every_steps must be >= 1, got {every_steps}")
     by_steps = {"every_n_train_steps": every_steps} if max_steps > 0 else {}
-    # save_top_k=0: only last.ckpt (a "best" copy beside it doubled the disk and left *-v1.ckpt strays)
-    return pl.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0, **by_steps)
+    # Lightning writes last.ckpt only beside a top-k save; the folder goes when the stage has finished
+    return pl.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=1, **by_steps)
 
 
 def discard_resume_state(run: Run, stage: str) -> None:
@@ -129,11 +130,12 @@ def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datam
     resume = read_resume_state(last, stage)
     saved = (resume or {}).get("iin") or {}
     seed_value, source = stage_seed(cfg, stage), _batch_source(loaders)
+    step = int(resume["global_step"]) if resume else 0
     if source is not None:
-        source.start_step = int(resume["global_step"]) if resume else 0
+        source.start_step = step
     if isinstance(datamodule, SeededDataModule):
         datamodule.seed = seed_value
-    loggers = build_loggers(cfg, run, stage, keep_rows=int(saved.get("csv_rows", 0)))
+    loggers = build_loggers(cfg, run, stage, keep_rows=int(saved.get("csv_rows", 0)), keep_below_step=step)
     keeper = ResumeKeeper(float(saved.get("elapsed", 0.0)), loggers[0],
                           run.trained_with(stage) if run.trained_with else None)
     args = {**cfg.trainer, "max_epochs": max_epochs, "max_steps": max_steps, "gradient_clip_val": grad_clip}

@@ -71,6 +71,11 @@ class Reseed(pl.Callback):
             raise RuntimeError(f"batch source starts at step {self.source.start_step}, "
                                f"the restored trainer at {trainer.global_step}")
 
+    def on_train_epoch_start(self, trainer, module) -> None:
+        """A new epoch (trainer.limit_train_batches) iterates the source again: from the current step on."""
+        if self.source is not None:
+            self.source.start_step = trainer.global_step
+
     def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
         reseed(self.seed, trainer.global_step)
 
@@ -106,9 +111,11 @@ def read_resume_state(last: Path, stage: str) -> dict | None:
 
 
 class _AppendingWriter(ExperimentWriter):
-    """Lightning's CSV writer deletes metrics.csv when it starts; this one keeps its first `keep_rows` rows."""
+    """Lightning's CSV writer deletes metrics.csv when it starts; this one keeps the rows of the resumed state:
+    the `keep_rows` written when last.ckpt was saved, and the rows of earlier steps than `keep_below_step`
+    written right after it (Lightning logs a step after the checkpoint taken at its end)."""
 
-    keep_rows = 0
+    keep_rows, keep_below_step = 0, 0
 
     def _check_log_dir_exists(self) -> None:
         path = Path(self.metrics_file_path)
@@ -116,7 +123,9 @@ class _AppendingWriter(ExperimentWriter):
             return
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
-            rows, header = list(reader)[: self.keep_rows], reader.fieldnames or []
+            rows, header = list(reader), reader.fieldnames or []
+        rows = rows[: self.keep_rows] + [r for r in rows[self.keep_rows:]
+                                         if (r.get("step") or "").isdigit() and int(r["step"]) < self.keep_below_step]
         if not rows:
             path.unlink()
             return
@@ -130,9 +139,9 @@ class _AppendingWriter(ExperimentWriter):
 class ResumableCSVLogger(CSVLogger):
     """CSVLogger that continues a resumed stage's metrics.csv: rows up to the checkpoint stay, later ones go."""
 
-    def __init__(self, *args: Any, keep_rows: int = 0, **kwargs: Any):
+    def __init__(self, *args: Any, keep_rows: int = 0, keep_below_step: int = 0, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.keep_rows = keep_rows
+        self.keep_rows, self.keep_below_step = keep_rows, keep_below_step
 
     @property
     @rank_zero_experiment
@@ -140,7 +149,7 @@ class ResumableCSVLogger(CSVLogger):
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
             writer = _AppendingWriter.__new__(_AppendingWriter)
-            writer.keep_rows = self.keep_rows
+            writer.keep_rows, writer.keep_below_step = self.keep_rows, self.keep_below_step
             writer.__init__(log_dir=self.log_dir)
             self._experiment = writer
         return self._experiment
