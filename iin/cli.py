@@ -70,6 +70,11 @@ def _log_to(path: Path) -> logging.Handler:
     return handler
 
 
+def validate(cfg: DictConfig) -> None:
+    """Every check of a train (or, for an evaluate config, evaluate) command; raises a UserError, writes nothing."""
+    (validate_evaluate if "eval" in cfg and "stages" not in cfg else validate_train)(cfg)
+
+
 def train(cfg: DictConfig) -> Run:
     """Run `cfg.stages` in order into `cfg.run_dir`; stages with a checkpoint are skipped unless force.
 

@@ -74,6 +74,8 @@ class Run:
         settings it was trained with; then the stage's Lightning resume state is dropped (unless kept)."""
         if self.trained_with is not None:
             meta.setdefault("config", self.trained_with(stage))
+        if stage.split("/")[0] in ("invariances", "concepts"):
+            meta.setdefault("upstream", self.upstream_digests(stage))
         path = save_checkpoint(self.checkpoint(stage), state_dict=module.state_dict(), build=build, **meta)
         if not self.keep_resume_state:
             shutil.rmtree(self.lightning_dir(stage), ignore_errors=True)
@@ -92,6 +94,16 @@ class Run:
         if "build" not in ckpt or "state_dict" not in ckpt:
             raise CheckpointError(f"{self.checkpoint(stage)} is not an iin stage checkpoint (keys {sorted(ckpt)})")
         return load_weights(builder(ckpt["build"]), ckpt["state_dict"], self.checkpoint(stage)).eval()
+
+    def upstream(self, stage: str) -> list[str]:
+        """The stages an INN was trained on: the autoencoder, and the classifier unless it models a calibration."""
+        target = stage.split("/", 1)[1].removesuffix("@unsupervised")
+        return ["autoencoder"] + ([] if target in ("@image", "@label", "@autoencoder") else ["classifier"])
+
+    def upstream_digests(self, stage: str) -> dict[str, str]:
+        from .features import file_digest
+
+        return {s: file_digest(self.checkpoint(s)) for s in self.upstream(stage) if self.has(s)}
 
     # timings ---------------------------------------------------------------------------------------
     @property

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .checkpoint import load_state, plain
 from .config_check import check_config, check_missing
-from .errors import ConfigError, LayerError
+from .errors import CheckpointError, ConfigError, LayerError
 from .run import STAGE_SECTIONS, Run
 
 SPECIAL_TARGETS = ("@image", "@label", "@autoencoder")
@@ -182,6 +182,22 @@ def validate_train(cfg: DictConfig) -> None:
     check_force_downstream(cfg, Run(cfg.run_dir))
 
 
+def check_upstream(run: Run) -> None:
+    """Every INN was trained on the classifier and autoencoder now in the run (when its checkpoint says which)."""
+    from .features import file_digest
+
+    digests: dict[str, str] = {}
+    for path in sorted([*run.root.glob("invariances/*.pt"), *run.root.glob("concepts/*.pt")]):
+        stage = path.relative_to(run.root).with_suffix("").as_posix()
+        for up, digest in (load_state(path).get("upstream") or {}).items():
+            if up not in digests:
+                digests[up] = file_digest(run.checkpoint(up)) if run.has(up) else ""
+            if digests[up] and digests[up] != digest:
+                raise CheckpointError(f"{path} was trained on another {run.checkpoint(up).name} than the one in "
+                                      f"{run.root}; retrain it (iin-train run_dir={run.root} force=true "
+                                      f"stages=[{stage.split('/')[0]}]) or restore that {up}.pt")
+
+
 def validate_evaluate(cfg: DictConfig) -> Path:
     """run_dir is given and is a run directory; the eval values are in range."""
     if OmegaConf.is_missing(cfg, "run_dir"):
@@ -191,6 +207,7 @@ def validate_evaluate(cfg: DictConfig) -> Path:
         raise ConfigError(f"run_dir={path} is not a run directory (no config.yaml); train first: "
                           f"iin-train experiment=<name> run_dir={path}")
     Run(path).config  # a readable config.yaml
+    check_upstream(Run(path))
     check_missing(cfg)
     check_config(cfg)
     return path

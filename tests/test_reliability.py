@@ -155,9 +155,11 @@ def _spliced_cinn(scratch: Path, target: Path) -> None:
     torch.save(ckpt, target / "invariances" / "block2.pt")
 
 
-def _classifier_weights_changed(scratch: Path, target: Path) -> None:
-    new = torch.load(target / "classifier.pt", weights_only=True)
-    assert new["config"]["classifier"]["seed"] == 1
+def _other_classifier(scratch: Path, target: Path) -> None:
+    """A classifier.pt of another training copied into the run (other weights under the same name)."""
+    ckpt = torch.load(target / "classifier.pt", weights_only=True)
+    ckpt["state_dict"] = {k: v + 1 if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    torch.save(ckpt, target / "classifier.pt")
 
 
 def _raise_os(code: int, where: str):
@@ -264,6 +266,8 @@ CASES = [
          check=_no_marker),
     Case(42, "train", [*T, "stages=[invariances]", "invariance.layers=[block2]"], says=("block2.pt",), unchanged=False,
          prepare=_drop("invariances/block2.pt", _write("features/train/block2.pt", _malicious())), check=_no_marker),
+    Case(43, "evaluate", [], says=("trained on another classifier.pt", "force=true"), unchanged=False,
+         prepare=_other_classifier),
     Case(45, "evaluate", [], says=("block2.pt",), unchanged=False, prepare=_spliced_cinn),
     Case(46, "train", [*T, "seed=1", "force=true", "stages=[classifier]"], says=("force=true retrains classifier",
                                                                                   "invariances/block2")),
@@ -384,23 +388,45 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys, monkeypatc
     assert rc == 0 and (run / "config.yaml").is_file() and not (run / ".lock").exists()
 
 
+FIRST = """
+import pathlib, sys, time
+import iin.stages as stages
+real = stages.STAGES["classifier"]
+def held(cfg, run, stage="classifier"):  # train, then keep the run (and its lock) until the test opens the gate
+    real(cfg, run, stage)
+    while not pathlib.Path(sys.argv[1]).exists():
+        time.sleep(0.1)
+stages.STAGES["classifier"] = held
+from iin.cli import train_main
+sys.argv = ["train.py", *sys.argv[2:]]
+train_main()
+"""
+
+
 @pytest.mark.slow
 def test_two_concurrent_trains_the_second_stops_the_first_is_unaffected(tmp_path):
-    run = tmp_path / "r"
+    """The first train.py (a real process) holds the run while the second (seed 1) starts on it."""
+    run, gate = tmp_path / "r", tmp_path / "gate"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    base = [sys.executable, str(ROOT / "train.py"), "experiment=smoke", "stages=[classifier]", "classifier.epochs=3",
-            f"run_dir={run}"]
-    first = subprocess.Popen(base, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while not (run / ".lock").exists() and first.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    assert (run / ".lock").exists(), "the first train.py never locked the run"
-    second = subprocess.run([*base, "seed=1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert first.wait(timeout=600) == 0, first.stderr.read()[-3000:]
+    args = ["experiment=smoke", "stages=[classifier]", f"run_dir={run}"]
+    first = subprocess.Popen([sys.executable, "-c", FIRST, str(gate), *args], cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 400
+        while not (run / "classifier.pt").exists() and first.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert (run / ".lock").exists() and (run / "classifier.pt").exists(), "the first train.py did not get going"
+        second = subprocess.run([sys.executable, str(ROOT / "train.py"), *args, "seed=1"], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=400)
+    finally:
+        gate.touch()
+    assert first.wait(timeout=400) == 0, first.stderr.read()[-3000:]
     assert second.returncode == 2 and "Traceback" not in second.stderr
     assert second.stderr.strip().startswith("error: run directory") and "in use" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
     stored = torch.load(run / "classifier.pt", weights_only=True)["config"]
     assert stored["classifier"]["seed"] == 0 and "seed: 0" in (run / "config.yaml").read_text()
+    assert not (run / ".lock").exists()
 
 
 def test_multirun_gives_each_job_its_own_run_directory(tmp_path, capsys, monkeypatch):
