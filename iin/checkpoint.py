@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
+from lightning_fabric.plugins import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -21,10 +22,30 @@ def save_checkpoint(path: str | Path, **content: Any) -> Path:
     """Write `content` (state dicts, configs, metrics) to `path` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")  # per process: DDP ranks may save at once
-    torch.save({k: plain(v) for k, v in content.items()}, tmp)
-    os.replace(tmp, path)
+    write_atomic(lambda tmp: torch.save({k: plain(v) for k, v in content.items()}, tmp), path)
     return path
+
+
+def write_atomic(write: Callable[[Path], Any], path: str | Path) -> None:
+    """`write(tmp)` to a temp file beside `path`, then rename it onto `path`. On any failure (a full disk) the
+    temp file is removed, so no truncated file is ever left under a name that a later run would read."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # per process: DDP ranks may save at once
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, writing through a temp file in the target folder (Lightning's own
+    writes via the system temp folder and then copies, which leaves a truncated .ckpt when the disk fills)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(lambda tmp: torch.save(checkpoint, tmp), path)
 
 
 def load_state(path: str | Path) -> dict[str, Any]:

@@ -1,11 +1,14 @@
-"""Range checks of a composed config, run before any stage: a bad value fails at once, naming its key,
-and nothing is trained or written. Each rule is a glob over dotted keys; keys a config lacks are skipped."""
+"""Checks of a composed config, run before any stage: a bad value fails at once, naming its key, and nothing
+is trained or written. Range rules are globs over dotted keys (keys a config lacks are skipped); the checks
+against the data, the built model and the run directory's checkpoints are in iin.validate."""
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 from typing import Any, Callable, Iterator
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
 from .errors import ConfigError
 
@@ -58,12 +61,12 @@ RULES: list[tuple[str, tuple[Callable[[Any], bool], str]]] = [
     ("eval.attribution.n_*", integer(1, optional=True)),  # images, sanity images, curve steps
     ("eval.frechet_samples", integer(1)),
     ("eval.fgsm_eps", NON_NEGATIVE),
+    ("data.num_classes", integer(2)),  # a classifier needs two classes
     ("cache.max_gb", positive()),
     ("cache.shard_mb", positive()),
-    ("cache.dtype", ((lambda v: v in ("float32", "float16")), "float32 or float16")),
-    ("invariance.mode", ((lambda v: v in ("cached", "recompute")), "cached or recompute")),
-    ("data.options.bad_images", ((lambda v: v in ("stop", "skip")), "stop or skip")),
 ]
+ENUMS = {"invariance.mode": ("cached", "recompute"), "cache.dtype": ("float32", "float16"),
+         "data.options.bad_images": ("stop", "skip")}
 
 
 def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -74,10 +77,25 @@ def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield prefix[:-1], node
 
 
+def check_missing(cfg: DictConfig, skip: tuple[str, ...] = ()) -> None:
+    """Raise ConfigError naming a mandatory value (`???`) the config still lacks."""
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except (MissingMandatoryValue, InterpolationToMissingValueError) as err:
+        found = re.search(r"Missing mandatory value: ?(\S+)", str(err))
+        key = found.group(1) if found else (err.full_key or "?")
+        if key not in skip:
+            raise ConfigError(f"{key} has no value; set it on the command line, e.g. {key}=...") from None
+        return
+    del container
+
+
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError listing every `key=value` that breaks a rule."""
     values = dict(_flat(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)))
     bad = [f"{key}={value!r} (must be {what})" for key, value in values.items()
            for pattern, (ok, what) in RULES if fnmatchcase(key, pattern) and not ok(value)]
+    bad += [f"{key}={values[key]!r} (must be one of {', '.join(allowed)})" for key, allowed in ENUMS.items()
+            if key in values and values[key] not in allowed]
     if bad:
         raise ConfigError("bad config value(s): " + "; ".join(dict.fromkeys(bad)))

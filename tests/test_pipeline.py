@@ -189,3 +189,79 @@ def test_shapes_readouts_and_concepts_use_the_shape_factor(tmp_path):
     concept = metrics["concepts"]["@autoencoder"]
     assert set(concept["swap"]) == {"shape", "color"} and "model_response_reference" in concept
     assert concept["model_response_reference"] == {}  # repainting is defined for colormnist only
+
+
+def _max_diff(a: Run, b: Run, stage: str) -> float:
+    sa, sb = a.load(stage)["state_dict"], b.load(stage)["state_dict"]
+    assert sa.keys() == sb.keys()
+    return max(float((sa[k].float() - sb[k].float()).abs().max()) for k in sa)
+
+
+def _csv_steps(run: Run, stage: str) -> list:
+    import csv
+
+    with open(run.root / "logs" / stage / "metrics.csv", newline="") as fh:
+        return [row["step"] for row in csv.DictReader(fh)]
+
+
+def _killed_and_resumed(tmp_path, monkeypatch, base, overrides, dies) -> tuple[Run, Run]:
+    """The same command run (a) uninterrupted and (b) crashed when dies(trainer), then rerun; both start
+    from a copy of `base` (the frozen stages they need)."""
+    import shutil
+
+    runs = []
+    for name, crash in (("a", False), ("b", True)):
+        shutil.copytree(base.root, tmp_path / name)
+        cfg = make_config(["experiment=smoke", f"run_dir={tmp_path / name}", "trainer.log_every_n_steps=1", *overrides])
+        if crash:
+            run = _train_until_power_cut(cfg, monkeypatch, "on_train_batch_start", dies)
+            assert any(run.root.glob("lightning/**/last.ckpt"))
+        train(cfg)
+        runs.append(Run(tmp_path / name))
+    return runs[0], runs[1]
+
+
+@pytest.fixture(scope="module")
+def frozen_base(tmp_path_factory):
+    """classifier + autoencoder trained once, copied by the resume tests."""
+    root = tmp_path_factory.mktemp("base")
+    return train(make_config(["experiment=smoke", f"run_dir={root}", "stages=[classifier,autoencoder]"]))
+
+
+@pytest.mark.slow
+def test_killed_inn_stage_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch, frozen_base):
+    overrides = ["stages=[invariances,concepts]", "invariance.layers=[penultimate]", "invariance.steps=12",
+                 "concepts.targets=[penultimate]", "concepts.unsupervised=[]", "concepts.steps=12",
+                 "checkpoint_every_steps=4"]
+    a, b = _killed_and_resumed(tmp_path, monkeypatch, frozen_base, overrides, lambda t: t.global_step == 6)
+    assert _max_diff(a, b, "invariances/penultimate") == 0.0  # bit-identical on CPU
+    assert _max_diff(a, b, "concepts/penultimate") == 0.0
+    assert _csv_steps(a, "invariances/penultimate") == _csv_steps(b, "invariances/penultimate")  # appended, not lost
+    assert not (b.root / "lightning").exists()  # finished stages drop their resume state
+
+
+@pytest.mark.slow
+def test_killed_autoencoder_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch, frozen_base):
+    overrides = ["stages=[autoencoder]", "autoencoder.epochs=3", "force=false"]
+    (frozen_base.root / "autoencoder.pt").rename(frozen_base.root / "autoencoder.keep")
+    try:
+        a, b = _killed_and_resumed(tmp_path, monkeypatch, frozen_base, overrides,
+                                   lambda t: t.current_epoch == 2 and t.global_step == 9)
+    finally:
+        (frozen_base.root / "autoencoder.keep").rename(frozen_base.root / "autoencoder.pt")
+    assert _max_diff(a, b, "autoencoder") == 0.0
+    assert _csv_steps(a, "autoencoder") == _csv_steps(b, "autoencoder")
+    assert b.timings()["autoencoder"] > 0
+
+
+def test_force_retrains_from_scratch_with_the_new_seed(tmp_path, frozen_base):
+    import shutil
+
+    shutil.copytree(frozen_base.root, tmp_path / "r")
+    cfg = ["experiment=smoke", f"run_dir={tmp_path / 'r'}", "stages=[classifier]", "keep_resume_state=true"]
+    before = Run(tmp_path / "r").load("classifier")["state_dict"]
+    train(make_config([*cfg, "seed=1", "force=true"]))
+    after = Run(tmp_path / "r").load("classifier")
+    assert max(float((before[k] - after["state_dict"][k]).abs().max()) for k in before) > 0
+    assert after["config"]["classifier"]["seed"] == 1
+    assert (tmp_path / "r" / "lightning" / "classifier" / "last.ckpt").is_file()  # kept on request

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from omegaconf import OmegaConf
 
+from ..errors import DataError, DataNotFoundError
 from .figures import Figures
 from .html import page, table
 from .sections import ORDER, RENDERERS, TITLES, generic, summary_rows
@@ -72,8 +73,12 @@ def build_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     source = run_dir / "metrics.json"
     if not source.is_file():
-        raise FileNotFoundError(f"{source} does not exist; evaluate the run first: python evaluate.py run_dir={run_dir}")
-    html = render_report(json.loads(source.read_text()), run_dir)
+        raise DataNotFoundError(f"{source} does not exist; evaluate the run first: python evaluate.py run_dir={run_dir}")
+    try:
+        metrics = json.loads(source.read_text())
+    except ValueError as err:
+        raise DataError(f"{source} is not valid JSON ({err}); rerun evaluate.py run_dir={run_dir}") from None
+    html = render_report(metrics, run_dir)
     target = run_dir / "report.html"
     tmp = target.with_name("report.html.tmp")
     tmp.write_text(html, encoding="utf-8")
