@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.distributions import Normal
 
-from iin.concepts import estimate_factor_dims
+from iin.cache import ShardedArray, ShardWriter
+from iin.concepts import TargetCodes, estimate_factor_dims
 from iin.data import PairSampler
 from iin.flows import DisentanglingINN, InvarianceCINN, allocate_dims, constant_units
 from iin.losses import FactorLoss
@@ -108,12 +109,14 @@ def test_factor_loss_matches_closed_form_gaussian():
         FactorLoss(1.0)
 
 
-def test_factor_dims_follow_shared_variance():
+def test_factor_dims_follow_shared_variance(tmp_path):
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randint(10, (4000,), generator=gen), torch.randint(10, (4000,), generator=gen)
     table_a, table_b = torch.randn(10, 20, generator=gen), torch.randn(10, 20, generator=gen)
     z = 3 * table_a[a] + 0.5 * table_b[b] + torch.randn(4000, 20, generator=gen)
-    dims, scores = estimate_factor_dims(z, PairSampler({"a": a, "b": b}, seed=0))
+    ShardWriter(tmp_path / "z", 4000, (20,), "float32", 2**14, "test").write(0, z)  # codes stream from the cache
+    codes = TargetCodes({"z": ShardedArray(tmp_path / "z")}, "z")
+    dims, scores = estimate_factor_dims(codes, PairSampler({"a": a, "b": b}, seed=0), torch.arange(20))
     assert scores["a"] > 0.8 > 0.1 > scores["b"] > 0.0
     assert sum(dims.values()) == 20 and dims["a"] > dims["b"] >= 1
 
