@@ -90,6 +90,10 @@ class Explorer:
         indices = order[: self.settings["gallery"]].tolist()
         return indices, [picture(self.image(i), 1, self.settings["scale"]) for i in indices]
 
+    def picture(self, x: torch.Tensor):
+        """Images (N, C, H, W) as one screen picture, magnified like every other."""
+        return picture(x, len(x), self.settings["scale"])
+
     @cached_property
     def pool(self) -> torch.Tensor:
         """The first `pool` test images: where `resample` draws factor codes from."""

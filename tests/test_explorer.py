@@ -1,0 +1,200 @@
+"""The explorer in a real browser: Debian's Chromium, headless, driven by Playwright, on the smoke run.
+
+Chromium is required, not optional: without it these tests FAIL (CI installs it in .ci/run). Set
+IIN_WRITE_DOCS=1 to also write the README screenshot docs/explorer.png, and IIN_EXPLORER_RUN=<run_dir> to
+test a trained run instead of the smoke run.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import make_config
+from iin.explore import Explorer
+from iin.explore import handlers
+from iin.explore.app import build_app, launch
+from iin.explore.images import UploadError, load_upload
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 120_000  # generous: the CI machine has 2 shared cores
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+# per mode: tab, its image outputs, a radio to change (id, choice), a slider to change (id, value), set-up clicks
+MODES = [
+    ("Invariances", ["inv-samples", "inv-recon"], ("inv-layer", "penultimate"), ("inv-n", 5), []),
+    ("Layer profile", ["profile-rows"], None, ("profile-n", 2), []),
+    ("Mixing", ["mix-images"], ("mix-layer", "penultimate"), None, []),
+    ("Adversarial", ["adv-rows", "adv-images"], ("adv-layer", "penultimate"), ("adv-eps", 0.3), []),
+    ("Concepts", ["concept-images", "concept-chart"], ("concept-target", "penultimate"), ("concept-n", 4),
+     [("concept-action", "interpolate")]),
+    ("Attribution", ["attr-overlay", "attr-samples"], ("attr-layer", "penultimate"), ("attr-n", 3),
+     [("attr-method", "Saliency")]),
+]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if path is None:
+        pytest.fail("Chromium is missing: the explorer's browser tests need Debian's chromium "
+                    "(apt-get update && apt-get install -y chromium; .ci/run does this)")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(run_dir) -> tuple[object, str]:
+    port = free_port()
+    app = build_app(Explorer(run_dir))
+    launch(app, "127.0.0.1", port, block=False)
+    return app, f"http://127.0.0.1:{port}"
+
+
+# The smoke experiment with an autoencoder that decodes digits (the smoke one decodes flat grey, in which no
+# change would show) and cINNs trained long enough for the layer to matter; no oracle (the explorer needs none).
+EXPLORER_RUN = ["experiment=smoke", "stages=[classifier,autoencoder,invariances,concepts]", "autoencoder.epochs=10",
+                "autoencoder.lr=1e-2", "data.batch_size=64", "invariance.steps=40"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A trained run; IIN_EXPLORER_RUN names another one (e.g. outputs/colormnist for the screenshot)."""
+    if os.environ.get("IIN_EXPLORER_RUN"):
+        return Path(os.environ["IIN_EXPLORER_RUN"])
+    from iin.cli import train
+
+    return train(make_config([*EXPLORER_RUN, f"paths.output_dir={tmp_path_factory.mktemp('explorer')}"])).root
+
+
+@pytest.fixture(scope="module")
+def server(run_dir):
+    app, url = serve(run_dir)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    path = chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Tab:
+    """One browser tab on the explorer, recording every request and console error."""
+
+    def __init__(self, browser, url: str):
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.requests, self.errors = [], []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(url)
+        self.page.wait_for_selector("#inv-samples img", timeout=WAIT_MS)  # the first mode computed on load
+
+    def src(self, elem_id: str) -> str | None:
+        img = self.page.locator(f"#{elem_id} img")
+        return img.first.get_attribute("src") if img.count() else None
+
+    def image(self, elem_id: str) -> np.ndarray:
+        """The picture an output shows, fetched and decoded: (H, W, 3) uint8."""
+        body = self.page.request.get(self.src(elem_id)).body()
+        return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
+
+    def snapshot(self, ids: list[str]) -> dict:
+        return {i: self.src(i) for i in ids}
+
+    def wait_new(self, before: dict) -> None:
+        """Until one of the outputs shows a new picture (one event updates all of them at once)."""
+        self.page.wait_for_function(
+            "before => Object.entries(before).some(([id, src]) => "
+            "{ const img = document.querySelector('#' + id + ' img'); return img && img.src && img.src !== src; })",
+            arg=before, timeout=WAIT_MS)
+        self.page.wait_for_timeout(300)  # let the other outputs of the same message render
+
+    def radio(self, elem_id: str, choice: str) -> None:
+        self.page.locator(f"#{elem_id} input[value='{choice}']").check()
+
+    def slider(self, elem_id: str, value: float) -> None:
+        box = self.page.locator(f"#{elem_id} input[type=number]")
+        box.fill(str(value))
+        box.press("Tab")
+
+    def gallery(self, k: int) -> None:
+        self.page.locator("#gallery .thumbnail-item").nth(k).click()
+
+    def upload(self, path: Path) -> None:
+        with self.page.expect_file_chooser() as chooser:
+            self.page.locator("#upload").click()
+        chooser.value.set_files(str(path))
+
+    def note(self, text: str) -> str:
+        self.page.wait_for_function("t => document.querySelector('#note').innerText.includes(t)", arg=text,
+                                    timeout=WAIT_MS)
+        return self.page.locator("#note").inner_text()
+
+
+def check_pictures(tab: Tab, ids: list[str], before: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+    """Every output decodes to a picture that is not one flat colour; at least one differs from before."""
+    now = {i: tab.image(i) for i in ids}
+    for i, pic in now.items():
+        assert pic.ndim == 3 and min(pic.shape[:2]) >= 32, (i, pic.shape)
+        assert int(pic.max()) - int(pic.min()) > 2, f"{i} is blank"
+    if before is not None:
+        assert any(before[i].shape != now[i].shape or not np.array_equal(before[i], now[i]) for i in ids), \
+            f"{ids} did not change"
+    return now
+
+
+def act(tab: Tab, ids: list[str], pictures, action) -> dict[str, np.ndarray]:
+    before = tab.snapshot(ids)
+    action()
+    tab.wait_new(before)
+    return check_pictures(tab, ids, pictures)
+
+
+def only_local(tab: Tab, url: str) -> None:
+    host = urlparse(url).netloc
+    foreign = [r for r in tab.requests if not r.startswith(("data:", "blob:")) and urlparse(r).netloc != host]
+    assert not foreign, f"requests left 127.0.0.1: {foreign[:5]}"
+
+
+def test_every_mode_in_the_browser(server, browser):
+    tab = Tab(browser, server)
+    for k, (name, ids, radio, slider, setup) in enumerate(MODES):
+        pictures = None
+        if name != "Invariances":  # the first tab is open and computed on load
+            pictures = act(tab, ids, None, lambda: tab.page.get_by_role("tab", name=name).click())
+        pictures = check_pictures(tab, ids, None) if pictures is None else pictures
+        for elem_id, choice in setup:
+            pictures = act(tab, ids, pictures, lambda: tab.radio(elem_id, choice))
+        pictures = act(tab, ids, pictures, lambda: tab.gallery(k + 2))
+        if radio:
+            pictures = act(tab, ids, pictures, lambda: tab.radio(*radio))
+        if slider:
+            pictures = act(tab, ids, pictures, lambda: tab.slider(*slider))
+        assert not tab.errors, f"console errors in {name}: {tab.errors}"
+    if os.environ.get("IIN_WRITE_DOCS") == "1":
+        tab.page.get_by_role("tab", name="Invariances").click()
+        tab.page.wait_for_timeout(2000)
+        DOCS.mkdir(exist_ok=True)
+        tab.page.screenshot(path=str(DOCS / "explorer.png"), full_page=True)
+    only_local(tab, server)
+    tab.page.close()
