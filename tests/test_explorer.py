@@ -198,3 +198,116 @@ def test_every_mode_in_the_browser(server, browser):
         tab.page.screenshot(path=str(DOCS / "explorer.png"), full_page=True)
     only_local(tab, server)
     tab.page.close()
+
+
+def digit(mode: str, size: tuple[int, int]) -> Image.Image:
+    """A filled ring on black: an image that is clearly not blank."""
+    from PIL import ImageDraw
+
+    image = Image.new(mode, size, 0)
+    w, h = size
+    ImageDraw.Draw(image).ellipse([w * 0.3, h * 0.2, w * 0.7, h * 0.8], outline="white" if mode == "L" else
+                                  (255, 80, 0), width=max(1, w // 12))
+    return image
+
+
+def test_bad_input_one_message_each_and_the_server_survives(server, browser, tmp_path):
+    tab = Tab(browser, server)
+    ids = ["image-a", "inv-samples", "inv-recon"]
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    before = tab.src("image-a")
+    tab.upload(text)
+    assert "notes.txt is not an image" in tab.note("Upload refused")
+    assert tab.src("image-a") == before  # image A kept
+
+    huge = tmp_path / "huge.png"
+    digit("RGB", (6000, 4500)).save(huge)
+    pictures = act(tab, ids, None, lambda: tab.upload(huge))
+    note = tab.note("huge.png")
+    assert "centre-cropped 6000x4500 to 4500x4500" in note and "resized 4500x4500 to 32x32" in note
+
+    gray = tmp_path / "gray.png"
+    digit("L", (32, 32)).save(gray)
+    act(tab, ids, pictures, lambda: tab.upload(gray))
+    assert "converted grayscale to RGB" in tab.note("gray.png")
+
+    act(tab, ids, None, lambda: tab.gallery(5))  # still serving
+    assert not tab.errors, tab.errors
+    only_local(tab, server)
+    tab.page.close()
+
+
+def test_two_browser_tabs_at_the_same_time(server, browser, run_dir):
+    ids = ["inv-samples", "inv-recon"]
+    tabs = [Tab(browser, server), Tab(browser, server)]
+    for tab, k in zip(tabs, (3, 9)):
+        act(tab, ids, None, lambda: tab.gallery(k))
+    before = [tab.snapshot(ids) for tab in tabs]
+    for tab in tabs:  # both requests in flight together
+        tab.page.locator("#inv-resample").click()
+    for tab, b in zip(tabs, before):
+        tab.wait_new(b)
+    explorer = Explorer(run_dir)
+    indices = explorer.gallery(0)[0]
+    for tab, k in zip(tabs, (3, 9)):  # each tab shows exactly its own image's result (seed 1 after Resample)
+        layer = explorer.layers[[l.startswith("@") for l in explorer.layers].index(False)]
+        samples, recon, _ = explorer.call(handlers.invariances, explorer.image(indices[k]), layer, 8, 1)
+        assert np.array_equal(tab.image("inv-samples"), samples)
+        assert np.array_equal(tab.image("inv-recon"), recon)
+        assert not tab.errors, tab.errors
+        tab.page.close()
+
+
+def test_a_run_without_a_stage_greys_out_its_mode(run_dir, browser, tmp_path):
+    partial = tmp_path / "run"
+    shutil.copytree(run_dir, partial, ignore=shutil.ignore_patterns("concepts", "features", "lightning", "logs"))
+    app, url = serve(partial)
+    try:
+        tab = Tab(browser, url)
+        assert tab.page.get_by_role("tab", name="Concepts").is_disabled()
+        assert tab.page.get_by_role("tab", name="Mixing").is_enabled()
+        notice = tab.page.locator("#notices").inner_text()
+        assert "concepts is off" in notice and "stages=[concepts]" in notice, notice
+        assert not tab.errors, tab.errors
+        tab.page.close()
+    finally:
+        app.close()
+
+
+# without a browser ---------------------------------------------------------------------------------------
+def test_missing_stages_name_the_command(run_dir, tmp_path):
+    partial = tmp_path / "run"
+    shutil.copytree(run_dir, partial, ignore=shutil.ignore_patterns("invariances", "features", "lightning", "logs"))
+    explorer = Explorer(partial)
+    assert explorer.missing("attribution") is None and explorer.missing("concepts") is None
+    for mode in ("invariances", "layer profile", "mixing", "adversarial"):
+        assert "stages=[invariances]" in explorer.missing(mode)
+    (partial / "autoencoder.pt").unlink()
+    assert "stages=[autoencoder]" in explorer.missing("concepts") and explorer.missing("attribution") is None
+
+
+def test_uploads_are_converted_and_say_so(tmp_path):
+    gray = tmp_path / "gray.png"
+    digit("L", (64, 48)).save(gray)
+    x, note = load_upload(gray, channels=3, size=32, max_pixels=10**8)
+    assert x.shape == (1, 3, 32, 32) and 0 <= x.min() and x.max() <= 1 and x.std() > 0.1
+    assert torch.equal(x[:, 0], x[:, 1])  # grey copied into every channel
+    assert "converted grayscale to RGB" in note and "centre-cropped 64x48 to 48x48" in note
+    rgba = tmp_path / "rgba.png"
+    digit("RGBA", (32, 32)).save(rgba)
+    x, note = load_upload(rgba, channels=1, size=32, max_pixels=10**8)
+    assert x.shape == (1, 1, 32, 32) and "transparency" in note
+    text = tmp_path / "model.pt"
+    text.write_bytes(b"\x00not an image")
+    with pytest.raises(UploadError, match="model.pt is not an image"):
+        load_upload(text, 3, 32, 10**8)
+    with pytest.raises(UploadError, match="too large"):
+        load_upload(gray, 3, 32, max_pixels=100)
+
+
+def test_layer_order_and_cli_error():
+    assert handlers.order_layers(["block1", "@label", "logits", "@image"]) == ["@image", "block1", "logits", "@label"]
+    from iin.explore.cli import main
+
+    assert main(["/nonexistent/run"]) == 2

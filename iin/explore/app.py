@@ -5,6 +5,7 @@ share link, bound to 127.0.0.1 unless told otherwise.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -135,6 +136,7 @@ def build_app(explorer: Explorer) -> gr.Blocks:
 
 def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, block: bool = True):
     """Serve the page locally: no share link, no monitoring endpoint, no run history in the browser."""
-    return app.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block,
-                      theme=theme(), css=CSS, footer_links=["api", "settings"], enable_monitoring=False,
-                      run_history=False, quiet=True, ssr_mode=False)
+    options = dict(footer_links=["api", "settings"], enable_monitoring=False, run_history=False, ssr_mode=False)
+    accepted = inspect.signature(app.launch).parameters  # run_history is newer than gradio 6.0
+    return app.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block, theme=theme(),
+                      css=CSS, quiet=True, **{k: v for k, v in options.items() if k in accepted})

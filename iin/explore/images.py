@@ -19,14 +19,17 @@ class UploadError(DataError):
 def open_upload(path: str | Path, max_pixels: int) -> Image.Image:
     """The uploaded file as a PIL image (decoded), or an UploadError that says why not."""
     name = Path(path).name
-    Image.MAX_IMAGE_PIXELS = max_pixels  # PIL refuses bigger files before decoding them (decompression bombs)
     try:
-        image = Image.open(path)
+        image = Image.open(path)  # reads the header only
+        if image.width * image.height > max_pixels:  # refused before decoding: a decompression bomb
+            raise Image.DecompressionBombError(f"{image.width}x{image.height}")
         image.draft("RGB", (1024, 1024))  # JPEG: decode a huge photo at a reduced scale, not in full
         image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as err:
-        reason = "is too large" if isinstance(err, Image.DecompressionBombError) else "is not an image PIL can read"
-        raise UploadError(f"{name} {reason}; upload a PNG or JPEG picture") from err
+    except Image.DecompressionBombError as err:
+        raise UploadError(f"{name} is too large ({err}, more than {max_pixels:,} pixels); upload a smaller "
+                          "picture") from err
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise UploadError(f"{name} is not an image PIL can read; upload a PNG or JPEG picture") from err
     return image
 
 
