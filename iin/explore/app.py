@@ -70,18 +70,20 @@ def picker(page: Page) -> None:
     shown = gr.State(indices)
     with gr.Row():
         with gr.Column(scale=3):
-            gallery = gr.Gallery(pictures, columns=12, height="auto", allow_preview=False, format="png",
-                                 label="test images: a click sets image A or B", elem_id="gallery")
+            gallery = gr.Gallery(pictures, columns=8, height=260, allow_preview=False, format="png",
+                                 object_fit="contain", label="test images: a click sets image A or B",
+                                 elem_id="gallery")
             with gr.Row():
                 seed = gr.Number(0, precision=0, label="shuffle seed", elem_id="gallery-seed", min_width=100)
                 slot = gr.Radio(["A", "B"], value="A", label="a click or an upload sets image", elem_id="slot")
                 upload = gr.UploadButton("Upload an image", elem_id="upload")
             note = gr.Markdown(elem_id="note")
-        show_a = gr.Image(ex.picture(ex.image(indices[0])), label="image A", format="png", interactive=False,
-                          elem_id="image-a")
-        show_b = gr.Image(ex.picture(ex.image(indices[1])), label="image B (mixing partner, concept donor)",
-                          format="png", interactive=False, elem_id="image-b")
-    seed.change(lambda s: (*ex.gallery(s)[::-1],), seed, [gallery, shown])
+        with gr.Column(scale=1, min_width=200):
+            show_a = gr.Image(ex.picture(ex.image(indices[0])), label="image A", format="png", interactive=False,
+                              height=140, elem_id="image-a")
+            show_b = gr.Image(ex.picture(ex.image(indices[1])), label="image B (mixing partner, concept donor)",
+                              format="png", interactive=False, height=140, elem_id="image-b")
+    seed.change(lambda s: ex.gallery(int(s or 0))[::-1], seed, [gallery, shown])
     targets = [page.a, page.b, show_a, show_b, note]
 
     def chosen(x, text, which):

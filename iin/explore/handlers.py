@@ -28,11 +28,25 @@ def describe(logits: torch.Tensor) -> str:
     return ", ".join(f"{int(i)} (p {float(v):.2f})" for v, i in zip(*p.max(1)))
 
 
+def with_reconstruction(interp: Interpreter, x: torch.Tensor, layer: str, n: int, seed: int) -> torch.Tensor:
+    """[n samples of each x's invariances, then the reconstruction of each x]: (B, n + 1, C, H, W).
+
+    `sample_invariances` and `reconstruct` in one reverse pass of the cINN and one decode: the samples are
+    the ones `interp.sample_invariances(x, layer, n, seed=seed)` draws (same generator, same order).
+    """
+    z = interp.representation(x, layer)
+    draws = torch.randn(len(x) * n, interp.autoencoder.z_dim, generator=torch.Generator().manual_seed(seed))
+    v = torch.cat([draws.view(len(x), n, -1), interp.invariances(x, layer)[:, None]], 1)  # (B, n + 1, D)
+    z_rep = z.repeat_interleave(n + 1, dim=0)  # (B, ...) -> (B*(n+1), ...)
+    images = interp.decode(z_rep, layer, v.flatten(0, 1))  # (B*(n+1), C, H, W)
+    return images.view(len(x), n + 1, *images.shape[1:])  # (B*(n+1), C, H, W) -> (B, n + 1, C, H, W)
+
+
 def invariances(interp: Interpreter, x: torch.Tensor, layer: str, n: int = 8, seed: int = 0,
                 scale: int = SCALE) -> tuple[np.ndarray, np.ndarray, str]:
     """n samples of what `layer` cannot tell apart from x; [x, its reconstruction]; the predictions."""
-    samples = interp.sample_invariances(x, layer, n=n, seed=seed)[0]  # (n, C, H, W)
-    recon = interp.reconstruct(x, layer)
+    images = with_reconstruction(interp, x, layer, n, seed)[0]  # (n + 1, C, H, W): samples, reconstruction
+    samples, recon = images[:n], images[n:]
     logits = interp.logits(torch.cat([x, recon, samples]))  # one forward: x, reconstruction, samples
     agree = float((logits[2:].argmax(1) == logits[0].argmax()).float().mean())
     text = (f"model on x: {describe(logits[:1])}; on the reconstruction: {describe(logits[1:2])}; "
@@ -42,10 +56,19 @@ def invariances(interp: Interpreter, x: torch.Tensor, layer: str, n: int = 8, se
 
 def layer_profile(interp: Interpreter, x: torch.Tensor, n: int = 4, seed: int = 0,
                   scale: int = SCALE) -> tuple[np.ndarray, str]:
-    """One row per trained layer, from @image to @label: [x, n samples of that layer's invariances]."""
+    """One row per trained layer, from @image to @label: [x, n samples of that layer's invariances].
+
+    Each layer's cINN draws as `sample_invariances` does; the decoder runs once for all layers.
+    """
     layers = order_layers(interp.layers)
-    rows = [torch.cat([x, interp.sample_invariances(x, layer, n=n, seed=seed)[0]]) for layer in layers]
-    return picture(torch.cat(rows), nrow=n + 1, scale=scale), "rows, top to bottom: " + ", ".join(layers)
+    zbar = []
+    for layer in layers:
+        z = interp.representation(x, layer).repeat_interleave(n, dim=0)  # (1, ...) -> (n, ...)
+        zbar.append(interp.cinn(layer).sample(z, generator=torch.Generator().manual_seed(seed)))
+    with torch.no_grad():
+        samples = interp.autoencoder.decode(torch.cat(zbar)).view(len(layers), n, *x.shape[1:])
+    rows = torch.cat([torch.cat([x, s]) for s in samples])  # (layers*(n+1), C, H, W)
+    return picture(rows, nrow=n + 1, scale=scale), "rows, top to bottom: " + ", ".join(layers)
 
 
 def mixing(interp: Interpreter, a: torch.Tensor, b: torch.Tensor, layer: str,
@@ -64,8 +87,8 @@ def adversarial(interp: Interpreter, x: torch.Tensor, layer: str, eps: float = 0
     pred = interp.logits(x).argmax(1)
     x_adv = fgsm(interp.classifier, x, pred, eps)
     both = torch.cat([x, x_adv])
-    samples = interp.sample_invariances(both, layer, n=n, seed=seed)  # (2, n, C, H, W)
-    recon = interp.reconstruct(x_adv, layer)
+    images = with_reconstruction(interp, both, layer, n, seed)  # (2, n + 1, C, H, W)
+    samples, recon = images[:, :n], images[1, n:]  # the reconstruction of x_adv is the sanity check
     logits = interp.logits(torch.cat([both, recon]))
     rows = torch.cat([torch.cat([both[i:i + 1], samples[i]]) for i in range(2)])  # [x, samples | x_adv, samples]
     text = (f"model on x: {describe(logits[:1])}; on x_adv (eps {eps:g}): {describe(logits[1:2])}; "
