@@ -84,7 +84,13 @@ def picker(page: Page) -> None:
             show_b = gr.Image(ex.picture(ex.image(indices[1])), label="image B (mixing partner, concept donor)",
                               format="png", interactive=False, height=140, elem_id="image-b")
     seed.change(lambda s: ex.gallery(int(s or 0))[::-1], seed, [gallery, shown])
-    targets = [page.a, page.b, show_a, show_b, note]
+    choosing(page, gallery, shown, slot, upload, [page.a, page.b, show_a, show_b, note])
+
+
+def choosing(page: Page, gallery: gr.Gallery, shown: gr.State, slot: gr.Radio, upload: gr.UploadButton,
+             targets: list) -> None:
+    """A gallery click or an upload sets image A or B (per the slot radio) and says what it did in the note."""
+    ex = page.explorer
 
     def chosen(x, text, which):
         keep = (gr.skip(), gr.skip())

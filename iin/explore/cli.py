@@ -13,8 +13,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "mixing, FGSM attacks, concept edits and attribution, in the browser (offline, local only).")
     parser.add_argument("run_dir", help="a run directory written by iin-train, e.g. outputs/colormnist")
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it to the network)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine "
+                        "only; 0.0.0.0 exposes it to the network)")
     return parser.parse_args(argv)
 
 

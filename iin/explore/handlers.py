@@ -28,6 +28,7 @@ def describe(logits: torch.Tensor) -> str:
     return ", ".join(f"{int(i)} (p {float(v):.2f})" for v, i in zip(*p.max(1)))
 
 
+@torch.no_grad()
 def with_reconstruction(interp: Interpreter, x: torch.Tensor, layer: str, n: int, seed: int) -> torch.Tensor:
     """[n samples of each x's invariances, then the reconstruction of each x]: (B, n + 1, C, H, W).
 
@@ -54,6 +55,7 @@ def invariances(interp: Interpreter, x: torch.Tensor, layer: str, n: int = 8, se
     return picture(samples, nrow=min(n, 8), scale=scale), picture(torch.cat([x, recon]), 2, scale), text
 
 
+@torch.no_grad()
 def layer_profile(interp: Interpreter, x: torch.Tensor, n: int = 4, seed: int = 0,
                   scale: int = SCALE) -> tuple[np.ndarray, str]:
     """One row per trained layer, from @image to @label: [x, n samples of that layer's invariances].
@@ -65,8 +67,7 @@ def layer_profile(interp: Interpreter, x: torch.Tensor, n: int = 4, seed: int = 
     for layer in layers:
         z = interp.representation(x, layer).repeat_interleave(n, dim=0)  # (1, ...) -> (n, ...)
         zbar.append(interp.cinn(layer).sample(z, generator=torch.Generator().manual_seed(seed)))
-    with torch.no_grad():
-        samples = interp.autoencoder.decode(torch.cat(zbar)).view(len(layers), n, *x.shape[1:])
+    samples = interp.autoencoder.decode(torch.cat(zbar)).view(len(layers), n, *x.shape[1:])
     rows = torch.cat([torch.cat([x, s]) for s in samples])  # (layers*(n+1), C, H, W)
     return picture(rows, nrow=n + 1, scale=scale), "rows, top to bottom: " + ", ".join(layers)
 

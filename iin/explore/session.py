@@ -41,7 +41,8 @@ class Explorer:
 
     # what the run has ------------------------------------------------------------------------------
     def train_command(self, stages: str) -> str:
-        return f"iin-train experiment={self.cfg.get('experiment_name', '<name>')} run_dir={self.run_dir} stages=[{stages}]"
+        experiment = self.cfg.get("experiment_name", "<name>")
+        return f"iin-train experiment={experiment} run_dir={self.run_dir} stages=[{stages}]"
 
     def missing(self, mode: str) -> str | None:
         """None when the mode can run on this run, else what is missing and the command that trains it."""
