@@ -7,18 +7,18 @@ STAMP := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
 EXPERIMENT ?= colormnist
 
-.PHONY: install run test test-slow bench clean
+.PHONY: install run test test-slow bench explore clean
 
 # the runtime dependencies (make run); the dev extras (pytest and the reference libraries) come on top for tests
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e . 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import iin, torch, torchvision, FrEIA, pytorch_lightning, hydra, wandb, captum"
+	$(PY) -c "import iin, torch, torchvision, FrEIA, pytorch_lightning, hydra, wandb, captum, gradio"
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import pytest, pytorch_grad_cam, lime"
+	$(PY) -c "import pytest, pytorch_grad_cam, lime, playwright"
 	touch $(DEV_STAMP)
 
 install: $(DEV_STAMP)
@@ -36,6 +36,12 @@ test-slow: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	for b in bench/*.py; do $(PY) $$b; done
+
+# the interactive explorer on the default run (train it first with `make run`); PORT=7860 HOST=127.0.0.1 by default
+PORT ?= 7860
+HOST ?= 127.0.0.1
+explore: $(STAMP)
+	$(VENV)/bin/iin-explore outputs/$(EXPERIMENT) --port $(PORT) --host $(HOST)
 
 clean:
 	rm -rf outputs .pytest_cache
