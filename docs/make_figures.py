@@ -24,7 +24,8 @@ HERE = Path(__file__).resolve().parent
 def grid(cells: list[list[torch.Tensor | None]], rows: list[str], cols: list[str], title: str, path: Path) -> None:
     """A labelled image grid: cells[i][j] an image (C, H, W) in [0, 1] or None (left blank)."""
     n_rows, n_cols = len(cells), len(cells[0])
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.95 * n_cols + 0.9, 0.95 * n_rows + 0.5), squeeze=False)
+    height = 0.95 * n_rows + 0.6
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(0.95 * n_cols + 0.9, height), squeeze=False)
     for i, row in enumerate(cells):
         for j, img in enumerate(row):
             ax = axes[i][j]
@@ -38,7 +39,7 @@ def grid(cells: list[list[torch.Tensor | None]], rows: list[str], cols: list[str
             if j == 0 and rows[i]:
                 ax.set_ylabel(rows[i], fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=8)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.3 / height))  # room for the title
     fig.savefig(path, dpi=110)
     plt.close(fig)
     print(f"wrote {path}")
@@ -73,7 +74,7 @@ def layer_vs_autoencoder(interp: Interpreter, x: torch.Tensor, y: torch.Tensor, 
     on_ae = interp.swap(x, y, "color", target="@autoencoder").images
     cells = [[a, b, c, d] for a, b, c, d in zip(x, y, on_layer, on_ae)]
     grid(cells, ["" for _ in x], ["x", "donor y", "swap on\npenultimate", "swap on\n@autoencoder"],
-         "a layer edit is drawn with x's invariances: colour, which penultimate ignores, stays x's", out)
+         "drawn with x's invariances, a penultimate edit keeps x's colour", out)
 
 
 def set_by_class(interp: Interpreter, x: torch.Tensor, pool: torch.Tensor, colors: torch.Tensor, out: Path) -> None:
