@@ -98,6 +98,18 @@ def test_examples_are_seeded_and_shuffled(interp):
         interp.examples(100000)
 
 
+def test_examples_read_the_dataset_item_by_item(smoke_run):
+    """Any dataset with len() and items {"image", factors...} will do: no `.images` tensor is needed."""
+    interp = Interpreter.load(smoke_run.root)
+    items = [{"image": torch.full((3, 32, 32), i / 20), "label": torch.tensor(i % 10), "index": torch.tensor(i),
+              "mask": torch.zeros(1, 32, 32), "shape": i % 3} for i in range(20)]
+    interp._datasets["test"] = items
+    x, f = interp.examples(5, seed=3)
+    picked = torch.randperm(20, generator=torch.Generator().manual_seed(3))[:5]
+    assert set(f) == {"label", "shape"} and f["shape"].tolist() == (picked % 3).tolist()
+    assert torch.equal(x[:, 0, 0, 0], picked.float() / 20)
+
+
 def test_to_device_round_trip(smoke_run, xy):
     x, _ = xy
     a = Interpreter.load(smoke_run.root, device="cpu")

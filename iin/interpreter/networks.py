@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import torch
 from torch import nn
@@ -14,6 +14,7 @@ from ..run import Run
 from . import checks
 
 SPLITS = ("train", "test")
+Self = TypeVar("Self", bound="Networks")
 
 
 class Networks:
@@ -28,7 +29,7 @@ class Networks:
         self._datasets: dict[str, Any] = {}
 
     @classmethod
-    def load(cls, run_dir: str | Path, device: torch.device | str = "cpu"):
+    def load(cls: type[Self], run_dir: str | Path, device: torch.device | str = "cpu") -> Self:
         """The Interpreter of a trained run directory; every network goes to `device` when first used."""
         root = Path(run_dir).expanduser()
         if not (root / "config.yaml").is_file():
@@ -36,7 +37,7 @@ class Networks:
                            f"train one first: iin-train experiment=<name> run_dir={root}")
         return cls(Run(root), device)
 
-    def to(self, device: torch.device | str):
+    def to(self: Self, device: torch.device | str) -> Self:
         """Move every network (loaded now or later) to `device`; inputs follow, outputs come back there."""
         self.device = torch.device(device)
         for net in self._nets.values():
@@ -103,7 +104,7 @@ class Networks:
             raise APIError(f"examples: n={n} but the {split} split has {len(ds)} images")
         idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n]
         items = [ds[int(i)] for i in idx]  # item by item: the dataset may decode images lazily
-        scalar = [k for k, v in items[0].items() if k not in ("image", "index") and torch.as_tensor(v).ndim == 0]
+        scalar = [k for k, v in items[0].items() if k not in ("image", "index") and _is_scalar(v)]
         factors = {k: torch.stack([torch.as_tensor(it[k]) for it in items]).long().to(self.device) for k in scalar}
         return torch.stack([torch.as_tensor(it["image"]) for it in items]).float().to(self.device), factors
 
@@ -113,3 +114,10 @@ class Networks:
 
             self._datasets[split] = dataset_from_config(self.cfg.data, split)
         return self._datasets[split]
+
+
+def _is_scalar(value: Any) -> bool:
+    """An integer factor value: a Python int or a 0-dim integer tensor (not a mask, path or float)."""
+    if isinstance(value, torch.Tensor):
+        return value.ndim == 0 and not value.is_floating_point()
+    return isinstance(value, int)
