@@ -2,6 +2,9 @@
 of the reliability probes 49-64 as one APIError line that names the method."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,6 +13,7 @@ from iin.backbones import UnknownLayerError
 from iin.errors import APIError, LayerError
 
 WALK = "penultimate@unsupervised"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +203,15 @@ def test_unknown_layers_and_run_dirs(interp, xy, tmp_path):
         interp.reconstruct(x, "block9")
     with pytest.raises(APIError, match=r"Interpreter.load: .* is not a run directory \(no config.yaml\)"):
         Interpreter.load(tmp_path / "nothing")
+
+
+def test_readme_api_examples_run(smoke_run):
+    """The README's Python API code blocks run as written (on the smoke run instead of outputs/colormnist)."""
+    text = README.read_text()
+    start = text.index("## Python API")
+    section = text[start: text.index("\n## ", start)]
+    code = "\n".join(re.findall(r"```python\n(.*?)```", section, re.S))
+    assert "interp.swap(x, y, \"color\", target=\"@autoencoder\")" in code
+    scope = {"direction": torch.zeros(residual(Interpreter.load(smoke_run.root)))}
+    exec(code.replace('"outputs/colormnist"', repr(str(smoke_run.root))), scope)  # noqa: S102 - our own README
+    assert scope["edit"].images.shape == (4, 3, 32, 32)
