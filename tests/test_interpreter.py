@@ -121,6 +121,11 @@ def test_to_device_round_trip(smoke_run, xy):
     assert a.to("cpu") is a and a.device == torch.device("cpu")
     assert {p.device.type for n in ("classifier", "autoencoder") for p in getattr(a, n).parameters()} == {"cpu"}
     assert torch.equal(a.swap(x, x.flip(0), "color").images, ref)
+    with pytest.raises(APIError, match="to: device 'gpu' is not a torch device"):
+        a.to("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(APIError, match="torch sees no CUDA device here"):
+            Interpreter.load(smoke_run.root, device="cuda")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

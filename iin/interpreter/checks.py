@@ -105,3 +105,14 @@ def one_of(method: str, name: str, value: str, allowed: Sequence[str], what: str
     if value not in allowed:
         raise APIError(f"{method}: {name} {value!r} is not one of {what}: {list(allowed)}")
     return value
+
+
+def device(method: str, value: torch.device | str) -> torch.device:
+    """A torch device this machine has."""
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise APIError(f"{method}: device {value!r} is not a torch device; e.g. 'cpu' or 'cuda'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise APIError(f"{method}: device {value!r} asked for, but torch sees no CUDA device here; use 'cpu'")
+    return dev

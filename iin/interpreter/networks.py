@@ -24,7 +24,7 @@ class Networks:
         self.run = run
         self.cfg = run.config
         self.num_classes = int(self.cfg.data.num_classes)
-        self.device = torch.device(device)
+        self.device = checks.device("Interpreter", device)
         self._nets: dict[str, nn.Module] = {}
         self._datasets: dict[str, Any] = {}
 
@@ -39,7 +39,7 @@ class Networks:
 
     def to(self: Self, device: torch.device | str) -> Self:
         """Move every network (loaded now or later) to `device`; inputs follow, outputs come back there."""
-        self.device = torch.device(device)
+        self.device = checks.device("to", device)
         for net in self._nets.values():
             net.to(self.device)
         return self
