@@ -192,6 +192,6 @@ def test_resnet18_end_to_end(tmp_path):
     assert interp.layers == ["layer2", "avgpool"]
     x = colormnist("test", size=64).images[:2]
     for layer in interp.layers:
-        samples = interp.sample_invariances(x, layer, n=2)
+        samples = interp.sample_invariances(x, layer, n=2).images
         assert samples.shape == (2, 2, 3, 64, 64) and torch.isfinite(samples).all()
     assert interp.cinn("layer2").cond_shape == (128, 8, 8) and interp.cinn("avgpool").cond_shape == (512, 1, 1)

@@ -1,4 +1,4 @@
-"""The smoke experiment end to end: stages, resume, evaluation keys, Interpreter API and its errors."""
+"""The smoke experiment end to end: stages, resume, evaluation keys (the Interpreter API: test_interpreter.py)."""
 import json
 import math
 
@@ -6,21 +6,12 @@ import pytest
 import torch
 
 from conftest import make_config, run_evaluate
-from iin.backbones import UnknownLayerError
 from iin.checkpoint import CheckpointError
 from iin.cli import train
-from iin.data import colormnist
-from iin.editing import Interpreter
 from iin.run import Run
 
 STAGE_FILES = ["classifier.pt", "oracle.pt", "autoencoder.pt", "invariances/block2.pt", "invariances/@label.pt",
                "concepts/@autoencoder.pt", "concepts/penultimate.pt", "concepts/penultimate@unsupervised.pt"]
-
-
-@pytest.fixture(scope="module")
-def images():
-    ds = colormnist("test")
-    return ds.images[::100][:6], ds.labels[::100][:6]
 
 
 def test_every_stage_writes_its_checkpoint(smoke_run):
@@ -59,49 +50,6 @@ def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
     assert (smoke_run.root / "figures" / "concepts_walk_penultimate@unsupervised.png").is_file()
     assert sum(concept["factor_dims"].values()) == 16
     assert set(on_disk["attack"]["explained_variance"]) == {"block2", "penultimate"}
-
-
-def test_interpreter_invariances(smoke_run, images):
-    x, y = images
-    interp = Interpreter.load(smoke_run.root)
-    samples = interp.sample_invariances(x, "block2", n=3)
-    assert samples.shape == (6, 3, 3, 32, 32) and 0 <= samples.min() and samples.max() <= 1
-    assert not torch.equal(samples[:, 0], samples[:, 1])
-    assert interp.reconstruct(x, "@label", labels=y).shape == x.shape
-    assert interp.mix(x, x.flip(0), "penultimate").shape == x.shape
-
-
-def test_interpreter_concept_edits(smoke_run, images):
-    x, _ = images
-    interp = Interpreter.load(smoke_run.root)
-    edit = interp.swap(x, x.flip(0), "color", "@autoencoder")
-    assert edit.images.shape == x.shape and edit.logits.shape == (6, 10)
-    edit = interp.interpolate(x[:2], x[2:4], "digit", steps=5, target="penultimate")
-    assert edit.images.shape == (10, 3, 32, 32) and edit.logits.shape == (10, 10)
-    same = interp.set(x, "digit", interp.factors(x, "penultimate")["digit"], "penultimate")
-    plain_logits = interp.classifier(x)
-    assert torch.allclose(same.logits, plain_logits, atol=1e-3)  # T^-1(T(z)) fed back through the model
-    assert interp.resample(x[:2], "residual", n=4, target="@autoencoder").images.shape == (8, 3, 32, 32)
-    drawn = interp.resample(x[:2], "color", n=3, target="penultimate", pool=x[5:])  # a one-image pool
-    swapped = interp.swap(x[:2].repeat_interleave(3, 0), x[5:].expand(6, -1, -1, -1), "color", "penultimate")
-    assert torch.allclose(drawn.logits, swapped.logits, atol=1e-5)
-
-
-def test_interpreter_errors(smoke_run, images):
-    x, _ = images
-    interp = Interpreter.load(smoke_run.root)
-    with pytest.raises(UnknownLayerError, match=r"no invariance cINN for layer 'block1'.*trained layers"):
-        interp.sample_invariances(x, "block1")
-    with pytest.raises(ValueError, match=r"no factor 'shape'; factors: \['digit', 'color', 'residual'\]"):
-        interp.swap(x, x, "shape", "@autoencoder")
-    with pytest.raises(ValueError, match="no concept INN for target 'logits'"):
-        interp.factors(x, "logits")
-    with pytest.raises(ValueError, match=r"expected images \(B, 3, 32, 32\)"):
-        interp.sample_invariances(torch.rand(2, 3, 28, 28), "block2")
-    bad = x.clone()
-    bad[0, 0, 0, 0] = float("nan")
-    with pytest.raises(ValueError, match="NaN"):
-        interp.sample_invariances(bad, "block2")
 
 
 def _small_run(tmp_path, *overrides):

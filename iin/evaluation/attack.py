@@ -57,6 +57,6 @@ def attack_figure(ctx: EvalContext, interp: Interpreter, x: torch.Tensor, x_adv:
         rows = []
         for clean, adv in zip(x, x_adv):
             for img in (clean, adv):
-                samples = interp.sample_invariances(img[None], layer, n=7, seed=0)[0]  # (7, C, H, W)
+                samples = interp.sample_invariances(img[None], layer, n=7, seed=0).images[0]  # (7, C, H, W)
                 rows.append(torch.cat([img[None], samples]))
         save_image(torch.cat(rows), ctx.figures / f"attack_{layer}.png", nrow=8, padding=1)

@@ -19,7 +19,7 @@ def swap_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Te
     out = {}
     for f in [f for f in interp.dinn(target).factors if f in read_x]:
         edit = interp.swap(x, y, f, target)
-        if edit.images is None:
+        if not edit.has_images:
             continue
         got = ctx.readouts(edit.images)
         others = [g for g in got if g != f]
@@ -37,7 +37,7 @@ def model_response(interp: Interpreter, target: str, x: torch.Tensor, pool: torc
     """
     out = {}
     for f in interp.dinn(target).factors:
-        logits = interp.resample(x, f, n, target, pool=pool).logits.view(len(x), n, -1)  # (B*n, K) -> (B, n, K)
+        logits = interp.resample(x, f, n, target, pool=pool).logits  # (B, n, K)
         out[f] = logits.std(1).mean().item()
     return out
 
@@ -77,14 +77,13 @@ def walk_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Te
     zt = parts[RESIDUAL]
     directions = torch.linalg.svd(zt - zt.mean(0), full_matrices=False).Vh[:n_directions]  # (k, D), top first
     walks = [interp.walk(x[:100], d, steps, target=target) for d in directions]
-    if walks[0].images is not None:
-        rows = [w.images[: 4 * steps] for w in walks]  # the first four images' walks along each direction
+    if walks[0].has_images:
+        rows = [w.images[:4].flatten(0, 1) for w in walks]  # (4, steps, C, H, W) -> (4*steps, ...): four images' walks
         save_image(torch.cat(rows), ctx.figures / f"concepts_walk_{target}.png", nrow=steps, padding=1)
     return {
         "invertibility_max_abs_err": round_trip_error(interp, target, x),
         "code_std": code_std(parts),
-        "walk_response": {f"pc{i + 1}": w.logits.view(-1, steps, w.logits.shape[1]).std(1).mean().item()
-                          for i, w in enumerate(walks)},  # (B*steps, K) -> (B, steps, K)
+        "walk_response": {f"pc{i + 1}": w.logits.std(1).mean().item() for i, w in enumerate(walks)},  # (B, steps, K)
     }
 
 
@@ -128,7 +127,7 @@ def concept_figures(ctx: EvalContext, interp: Interpreter, target: str, x: torch
         grid = torch.cat([torch.cat([torch.ones_like(x[:1]), cols]),
                           torch.cat([torch.cat([r[None], c]) for r, c in zip(rows, cells.split(6))])])
         save_image(grid, ctx.figures / f"concepts_swap_{target}_{f}.png", nrow=7, padding=1)
-        strip = interp.interpolate(x[:4], x[4:8], f, 8, target).images
+        strip = interp.interpolate(x[:4], x[4:8], f, 8, target).images.flatten(0, 1)  # (4, 8, ...) -> (32, ...)
         save_image(strip, ctx.figures / f"concepts_interp_{target}_{f}.png", nrow=8, padding=1)
     resp = {f: {"test-code draws": v, "N(0, I) draws": metrics["model_response_prior"][f]}
             for f, v in metrics["model_response"].items()}

@@ -20,7 +20,7 @@ def invariance_generators(ctx: EvalContext) -> dict[str, Generator]:
         def make(ctx: EvalContext, n: int) -> torch.Tensor:
             x, y = ctx.subset(n)
             seed = ctx.seed
-            return torch.cat([interp.sample_invariances(xc, layer, n=1, labels=yc, seed=seed + i)[:, 0]  # (B, 1, ...)
+            return torch.cat([interp.sample_invariances(xc, layer, n=1, labels=yc, seed=seed + i).images[:, 0]  # (B, 1, ...)
                               for i, (xc, yc) in enumerate(zip(x.split(CHUNK), y.split(CHUNK)))])
         return make
 
@@ -36,8 +36,8 @@ def concept_generators(ctx: EvalContext) -> dict[str, Generator]:
         def make(ctx: EvalContext, n: int) -> torch.Tensor | None:
             x, _ = ctx.subset(n)
             donors = x.roll(1, dims=0)  # every image gets its neighbour's factor
-            edits = [interp.swap(xc, dc, factor, target).images for xc, dc in zip(x.split(CHUNK), donors.split(CHUNK))]
-            return None if any(e is None for e in edits) else torch.cat(edits)
+            edits = [interp.swap(xc, dc, factor, target) for xc, dc in zip(x.split(CHUNK), donors.split(CHUNK))]
+            return torch.cat([e.images for e in edits]) if edits[0].has_images else None
         return make
 
     return {f"concepts/{t}/{f}": swaps(t, f) for t in interp.targets for f in interp.dinn(t).factors

@@ -18,7 +18,7 @@ def layer_grids(ctx: EvalContext, interp: Interpreter, n_images: int = 8, n_samp
     x, y = ctx.subset(n_images)
     recon = interp.autoencoder(x)
     for layer in interp.layers:
-        samples = interp.sample_invariances(x, layer, n=n_samples, labels=y, seed=0)  # (B, n, C, H, W)
+        samples = interp.sample_invariances(x, layer, n=n_samples, labels=y, seed=0).images  # (B, n, C, H, W)
         grid = torch.cat([x[:, None], recon[:, None], samples], dim=1).flatten(0, 1)  # (B*(n+2), C, H, W)
         save_image(grid, ctx.figures / f"invariances_{layer}.png", nrow=n_samples + 2, padding=1)
 
