@@ -75,7 +75,7 @@ def layer_profile(interp: Interpreter, x: torch.Tensor, n: int = 4, seed: int = 
 def mixing(interp: Interpreter, a: torch.Tensor, b: torch.Tensor, layer: str,
            scale: int = SCALE) -> tuple[np.ndarray, str]:
     """[A, B, repr(A) + inv(B), repr(B) + inv(A)] for `layer`, both mixes in one batched call."""
-    mixed = interp.mix(torch.cat([a, b]), torch.cat([b, a]), layer)  # (2, C, H, W)
+    mixed = interp.mix(torch.cat([a, b]), torch.cat([b, a]), layer).images  # (2, C, H, W)
     logits = interp.logits(torch.cat([a, b, mixed]))
     text = (f"model on A, B: {describe(logits[:2])}; on A's {layer} with B's invariances, and the reverse: "
             f"{describe(logits[2:])}")
@@ -114,15 +114,15 @@ def concepts(interp: Interpreter, x: torch.Tensor, donor: torch.Tensor, target: 
     elif action == "interpolate":
         edit = interp.interpolate(x, donor, factor, steps=n, target=target)
         k = int(round(t * (n - 1)))
-        after, which = edit.logits[k], f"at step {k + 1} of {n} (t {k / max(n - 1, 1):.2f})"
+        after, which = edit.logits[0, k], f"at step {k + 1} of {n} (t {k / max(n - 1, 1):.2f})"  # (1, n, K)
     elif action == "resample":
         edit = interp.resample(x, factor, n=n, target=target, seed=seed, pool=pool)
-        after, which = edit.logits.mean(0), f"mean over {n} resamples"
+        after, which = edit.logits[0].mean(0), f"mean over {n} resamples"  # (1, n, K)
     else:
         raise ValueError(f"unknown concept action {action!r}; choose one of {ACTIONS}")
     before = interp.logits(x)[0]
-    shown = None if edit.images is None else picture(torch.cat([x, edit.images]), nrow=len(edit.images) + 1,
-                                                      scale=scale)
+    edits = edit.images.reshape(-1, *x.shape[1:]) if edit.has_images else None  # (1[, n], C, H, W) -> (k, C, H, W)
+    shown = None if edits is None else picture(torch.cat([x, edits]), nrow=len(edits) + 1, scale=scale)
     text = f"{factor} of {target}, {action}: model before {describe(before[None])}, {which} {describe(after[None])}"
     return shown, logit_chart(before, after, which), text
 
@@ -169,6 +169,6 @@ def attribution(interp: Interpreter, x: torch.Tensor, method: Attribution, layer
     pred = describe(interp.logits(x))
     if layer is None:
         return picture(torch.cat([x, shown]), 2, scale), None, f"{type(method).__name__} for the prediction {pred}"
-    samples = interp.sample_invariances(x, layer, n=n, seed=seed)[0]
+    samples = interp.sample_invariances(x, layer, n=n, seed=seed).images[0]  # (1, n, C, H, W) -> (n, C, H, W)
     text = f"{type(method).__name__} for the prediction {pred}; right: what {layer} cannot tell apart from x"
     return picture(torch.cat([x, shown]), 2, scale), picture(samples, nrow=min(n, 8), scale=scale), text
