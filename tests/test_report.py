@@ -9,21 +9,21 @@ from pathlib import Path
 import pytest
 import torch
 
-
 from conftest import run_evaluate
 from iin.checkpoint import CheckpointError
 from iin.report import build_report
 from iin.viz import bar_chart, save_grid
 
-# Small sample counts for every section, so that one evaluation of the smoke run takes seconds.
+
 def copy_run(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> Path:
-    """A run directory's config, checkpoints, timings and evaluation outputs, without `skip` stages."""
+    """A run directory's config, checkpoints (top level and per layer/target folders), timings and evaluation
+    outputs, without `skip` stages; caches and logs stay behind."""
     dst.mkdir(parents=True)
     for path in src.iterdir():
         if path.is_file() and path.stem not in skip and path.suffix in (".yaml", ".pt", ".json", ".html"):
             shutil.copy2(path, dst / path.name)
-    if (src / "figures").is_dir():
-        shutil.copytree(src / "figures", dst / "figures")
+        elif path.is_dir() and path.name not in skip and path.name in ("invariances", "concepts", "figures"):
+            shutil.copytree(path, dst / path.name)
     return dst
 
 
@@ -93,6 +93,7 @@ def test_report_leaves_out_absent_sections(synthetic_run):
 def test_evaluate_writes_metrics_figures_and_report(evaluated):
     metrics = json.loads((evaluated / "metrics.json").read_text())
     html = (evaluated / "report.html").read_text()
+    assert {"invariances", "attack", "concepts", "frechet", "attribution"} <= set(metrics), metrics["missing"]
     for key in [k for k in metrics if k not in ("missing", "timing")]:
         assert f'<section id="{key}">' in html, key
     assert (evaluated / "figures" / "frechet.png").is_file() and not (evaluated / "figures.staging").exists()
@@ -251,4 +252,5 @@ def test_invariance_layers_follow_the_network_order(synthetic_run):
     (synthetic_run / "metrics.json").write_text(json.dumps(metrics))
     (synthetic_run / "config.yaml").write_text("invariance:\n  layers: [penultimate, logits, '@image']\n")
     html = build_report(synthetic_run).read_text()
-    assert html.index("<h3>layer penultimate") < html.index("<h3>layer logits") and "<h3>layer @image" not in html
+    header = html[html.index('<section id="invariances">'):]
+    assert header.index("<th>@image</th>") < header.index("<th>penultimate</th>") < header.index("<th>logits</th>")
