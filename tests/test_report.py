@@ -254,3 +254,33 @@ def test_invariance_layers_follow_the_network_order(synthetic_run):
     html = build_report(synthetic_run).read_text()
     header = html[html.index('<section id="invariances">'):]
     assert header.index("<th>@image</th>") < header.index("<th>penultimate</th>") < header.index("<th>logits</th>")
+
+
+def test_findings_are_generated_from_the_numbers(tmp_path):
+    """With paper-like numbers the summary says which layer keeps colour, where invariance appears, and that a
+    colour swap at an invariant layer is expected to stay near chance while one at @autoencoder transfers."""
+    from iin.report import render_report
+
+    layer = lambda inv_color, pres_color: {"invariance": {"color": inv_color, "digit": 0.05},  # noqa: E731
+                                           "preservation": {"color": pres_color, "digit": 0.95}, "reencode_cosine": 0.9,
+                                           "reencode_cosine_ae": 0.95, "reencode_cosine_random": 0.3}
+    metrics = {"classifier": {"test_accuracy": 0.98}, "oracle": {"digit_accuracy": 0.99},
+               "invariances": {"@image": layer(0.0, 1.0), "block2": layer(0.1, 0.9), "penultimate": layer(0.9, 0.15),
+                               "@label": layer(0.95, 0.13)},
+               "concepts": {"penultimate": {"swap": {"color": {"accuracy": 0.17, "keep": 0.9}}},
+                            "@autoencoder": {"swap": {"color": {"accuracy": 0.8, "keep": 0.9}}}},
+               "frechet": {"train": 1.0, "noise": 300.0, "autoencoder_reconstructions": 5.0,
+                           "invariances/penultimate": 12.0}}
+    (tmp_path / "config.yaml").write_text("invariance:\n  layers: [block2, penultimate]\n"
+                                          "data:\n  num_classes: 10\n  options:\n    n_colors: 8\n")
+    html = render_report(metrics, tmp_path)
+    summary = html[html.index('<section id="summary">'):html.index('<section id="classifier">')]
+    assert "<b>color</b> is kept by block2 (invariance 0.1, preservation 0.9)" in summary
+    assert "ignored by penultimate (invariance 0.9, preservation 0.15)" in summary
+    assert "Invariance to color appears at penultimate (calibrations: @image 0, @label 0.95)" in summary
+    assert "No trained layer is invariant to digit" in summary and "98%" in summary
+    assert "Swapping color at penultimate transfers it in 17% of the edits (chance 1/8 = 12.5%): near chance, " \
+           "as expected: penultimate is invariant to color" in summary
+    assert "Swapping color at @autoencoder transfers it in 80% of the edits (chance 1/8 = 12.5%): well above " \
+           "chance" in summary
+    assert "penultimate 12; references: 1 (training images, near), 5 (round trips" in summary
