@@ -119,11 +119,28 @@ def attribution_findings(metrics: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def zhang_findings(metrics: Mapping[str, Any]) -> list[str]:
+    data, out = metrics.get("zhang") or {}, []
+    inst = {k: (data.get(k) or {}).get("location_instability") for k in ("ordinary", "icnn", "graph", "filters")}
+    if is_number(inst["icnn"]) and is_number(inst["ordinary"]):
+        out.append(f"Interpretable CNN: location instability {_g(inst['icnn'])} against {_g(inst['ordinary'])} for "
+                   "the ordinary CNN (lower: filters fire on the same part).")
+    if is_number(inst["graph"]) and is_number(inst["filters"]):
+        out.append(f"Explanatory graph: its nodes' location instability is {_g(inst['graph'])} against "
+                   f"{_g(inst['filters'])} for raw filters.")
+    loc = {k: v for k, v in (data.get("localization") or {}).items() if is_number(v)}
+    if loc:
+        out.append("Few-shot part localisation error (lower is better): "
+                   + ", ".join(f"{escape(k)} {_g(v)}" for k, v in loc.items()) + ".")
+    return out
+
+
 def summary(metrics: Mapping[str, Any], figs: Figures, facts: Facts) -> str:
     """The layer profile figure, then the findings as a list, then what was not evaluated."""
     profile = figs.take("invariances_profile") or "<p>No layer profile: the invariance section did not run.</p>"
     items = [*model_findings(metrics), *invariance_findings(metrics.get("invariances") or {}, facts),
-             *quality_findings(metrics, facts), *swap_findings(metrics, facts), *attribution_findings(metrics)]
+             *quality_findings(metrics, facts), *swap_findings(metrics, facts), *attribution_findings(metrics),
+             *zhang_findings(metrics)]
     missing = [str(m.get("section")) for m in metrics.get("missing") or [] if isinstance(m, Mapping)]
     if missing:
         items.append("Not evaluated (a stage they need is not trained): " + escape(", ".join(missing)) + ".")

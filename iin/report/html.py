@@ -23,7 +23,7 @@ figcaption{font-size:.85em;color:#444;max-width:52em;margin-top:.3em}
 .note{background:#fff8e0;border-left:4px solid #e0b000;padding:.4em .8em}
 .findings li{margin:.3em 0}.path{font-family:monospace;overflow-wrap:anywhere}
 nav{line-height:1.8}nav a{margin-right:1em;white-space:nowrap}.missing li{color:#a00}
-a.g{color:inherit;text-decoration:underline dotted}
+a.g{color:inherit;text-decoration:underline dotted}details{margin:.5em 0 1em}summary{cursor:pointer;color:#225}
 """
 
 

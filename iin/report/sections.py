@@ -5,7 +5,7 @@ from html import escape
 from typing import Any, Callable, Mapping
 
 from .figures import Figures
-from .html import Html, NumHtml, fmt, glossary_link, nested_table, note, table
+from .html import Html, NumHtml, flatten, fmt, glossary_link, nested_table, note, table
 from .facts import Facts
 
 Renderer = Callable[[Any, Figures, Facts], str]
@@ -155,8 +155,36 @@ def attribution(data: Mapping[str, Any], figs: Figures, facts: Facts) -> str:
 ATTRIBUTION_FIGURES = ("overlays", "sanity", "actmax", "deepdream")  # the maps themselves first
 
 
+def _columns(data: Mapping[str, Any], names: list[str], prefix: str, caption: str) -> str:
+    """Metrics (rows, flattened) x the sub-dicts `names` (columns) that exist in data."""
+    cols = [n for n in names if isinstance(data.get(n), Mapping)]
+    flat = {n: flatten(data[n]) for n in cols}
+    keys = list(dict.fromkeys(k for n in cols for k in flat[n]))
+    rows = [[glossary_link(f"{prefix}/{cols[0]}/{k}", k)] + [flat[n].get(k, "") for n in cols] for k in keys]
+    return table(rows, ["metric", *cols], caption) if cols else ""
+
+
+def zhang(data: Mapping[str, Any], figs: Figures, facts: Facts) -> str:
+    """Ordinary vs interpretable CNN, graph nodes vs raw filters, localisation; per-seed values folded away."""
+    shown = ("ordinary", "icnn", "graph", "filters", "localization", "per_seed", "setup")
+    setup = data.get("setup") or {}
+    parts = [f"<p>Means over seeds {fmt(setup.get('seeds'))}; {fmt(setup.get('shots'))} shots, "
+             f"{fmt(setup.get('draws'))} draws for few-shot localisation.</p>" if setup else "",
+             _columns(data, ["ordinary", "icnn"], "zhang", "ordinary vs interpretable CNN (top-layer filters)"),
+             _columns(data, ["graph", "filters"], "zhang", "explanatory-graph nodes vs raw filters"),
+             table([[glossary_link(f"zhang/localization/{k}", k), v] for k, v in (data.get("localization") or {}).items()],
+                   ["units", "few-shot localisation error (lower is better)"]) if data.get("localization") else "",
+             nested_table({k: v for k, v in data.items() if k not in shown}, "zhang")
+             if any(k not in shown for k in data) else ""]
+    if isinstance(data.get("per_seed"), Mapping):
+        parts.append("<details><summary>values per seed</summary>" + nested_table(data["per_seed"], "zhang/per_seed")
+                     + "</details>")
+    return "".join(parts) + figs.take("zhang_filters") + figs.take_prefix("zhang_")
+
+
 RENDERERS: dict[str, Renderer] = {
     "invariances": invariances, "attack": attack, "concepts": concepts, "frechet": frechet, "attribution": attribution,
+    "zhang": zhang,
 }
 TITLES = {"classifier": "Classifier (model under study)", "oracle": "Oracle", "autoencoder": "Autoencoder",
           "invariances": "Invariances", "attack": "Attack analysis", "concepts": "Concepts",
