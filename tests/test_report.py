@@ -217,7 +217,7 @@ def test_glossary_covers_every_metric_the_evaluation_writes(evaluated):
     keys = flat_keys(json.loads((evaluated / "metrics.json").read_text())) + flat_keys({"zhang": ZHANG})
     assert "attribution/RISE/deletion_auc" in keys and "concepts/penultimate/swap/color/accuracy" in keys
     assert [k for k in keys if entry(k) is None] == []
-    assert entry("invariances/block2/invariance/color").better == "-" and entry("frechet/train").pattern == "frechet/train"
+    assert entry("invariances/block2/invariance/color").better == "neither" and entry("frechet/train").pattern == "frechet/train"
     assert entry("attribution/RISE/deletion_auc_ci").pattern.endswith("<metric>_ci") and entry("no/such/key") is None
 
 

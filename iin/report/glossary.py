@@ -14,12 +14,12 @@ from functools import lru_cache
 class Entry:
     pattern: str  # flattened metric path with <placeholders>
     definition: str
-    better: str  # "higher", "lower", "near 1", or "-" for settings and descriptions
+    better: str  # "higher", "lower", "near 1", or "neither" for settings and descriptive quantities
     reference: str  # its range between the @image and @label calibrations, its chance level, or its scale
 
 
 CAL = "between the @image calibration (conditioned on the image: nothing invariant) and @label (only the class)"
-HI, LO, NONE = "higher", "lower", "-"
+HI, LO, NONE = "higher", "lower", "neither"
 
 GLOSSARY: tuple[Entry, ...] = (
     # first stages
