@@ -125,7 +125,7 @@ def test_corrupt_checkpoint_names_file_and_touches_nothing(evaluated, tmp_path):
 
 
 # --- a real browser ----------------------------------------------------------------------------------
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WIDTH = 1400  # the page must fit a 1400 px wide window
@@ -146,8 +146,11 @@ def inspect_pages(paths: list[Path]) -> list[dict]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"headless Chromium is required for the report test and was not found at {CHROMIUM}: install it "
                     "(apt-get install -y chromium) or point $CHROMIUM at a Chromium binary", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the report test drives Chromium with the python package playwright: pip install -e '.[dev]'",
+                    pytrace=False)
     found = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -236,15 +239,17 @@ def test_report_names_the_run_by_its_current_path(evaluated, tmp_path):
     assert str(moved.resolve()) in html and str(evaluated.resolve()) not in html
 
 
-def test_report_command_line():
-    import subprocess
-    import sys
+def test_report_command_line(capsys):
+    """`python -m iin.report --help` and a directory that was never evaluated (one line, exit status 2)."""
+    from iin.report.__main__ import main
 
-    done = subprocess.run([sys.executable, "-m", "iin.report", "--help"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "RUN_DIR" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "iin.report", "/nonexistent/run"], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 2 and "metrics.json does not exist" in done.stderr and "Traceback" not in done.stderr
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0 and "RUN_DIR" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["/nonexistent/run"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "metrics.json does not exist" in err and len(err.strip().splitlines()) == 1
 
 
 def test_invariance_layers_follow_the_network_order(synthetic_run):
