@@ -79,7 +79,8 @@ def _factor_table(target: str, metrics: Mapping[str, Any], facts: Facts) -> str:
             for i, f in enumerate(factors)]
     head = ["factor"] + [glossary_link(f"concepts/{target}/{c}/{factors[0]}" if "/" not in c
                                        else f"concepts/{target}/swap/{factors[0]}/{c.split('/')[1]}", c) for c in cols]
-    return table(rows, head + (["swap chance"] if "swap/accuracy" in per_factor else []))
+    return table(rows, head + (["swap chance"] if "swap/accuracy" in per_factor else []),
+                 f"per factor of {target}: its codes, dimensions, swaps and the model's response (see the glossary)")
 
 
 CONCEPT_FIGURES = ("swap", "interp", "response", "walk")  # the edits first, then what the model makes of them
