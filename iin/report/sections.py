@@ -4,9 +4,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Callable, Mapping
 
+from .facts import Facts
 from .figures import Figures
 from .html import Html, NumHtml, flatten, fmt, glossary_link, nested_table, note, table
-from .facts import Facts
 
 Renderer = Callable[[Any, Figures, Facts], str]
 
