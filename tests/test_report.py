@@ -273,6 +273,7 @@ def test_findings_are_generated_from_the_numbers(tmp_path):
                "invariances": {"@image": layer(0.0, 1.0), "block2": layer(0.1, 0.9), "penultimate": layer(0.9, 0.15),
                                "@label": layer(0.95, 0.13)},
                "concepts": {"penultimate": {"swap": {"color": {"accuracy": 0.17, "keep": 0.9}}},
+                            "block2": {"swap": {"color": {"accuracy": 0.2, "keep": 0.9}}},
                             "@autoencoder": {"swap": {"color": {"accuracy": 0.8, "keep": 0.9}}}},
                "frechet": {"train": 1.0, "noise": 300.0, "autoencoder_reconstructions": 5.0,
                            "invariances/penultimate": 12.0}}
@@ -288,4 +289,6 @@ def test_findings_are_generated_from_the_numbers(tmp_path):
            "as expected: penultimate is invariant to color" in summary
     assert "Swapping color at @autoencoder transfers it in 80% of the edits (chance 1/8 = 12.5%): well above " \
            "chance" in summary
+    assert "Swapping color at block2 transfers it in 20% of the edits (chance 1/8 = 12.5%): above chance, the " \
+           "factor is partly transplanted" in summary
     assert "penultimate 12; references: 1 (training images, near), 5 (round trips" in summary

@@ -94,8 +94,10 @@ def swap_findings(metrics: Mapping[str, Any], facts: Facts) -> list[str]:
                 continue
             text += f" (chance {facts.chance_label(factor)})"
             level = ((inv.get(target) or {}).get("invariance") or {}).get(factor)
-            if acc >= 1.5 * chance:
+            if acc >= max(2 * chance, 0.5):
                 out.append(text + ": well above chance, the factor is transplanted.")
+            elif acc >= 1.5 * chance:
+                out.append(text + ": above chance, the factor is partly transplanted.")
             elif is_number(level) and level > 0.5:
                 out.append(text + f": near chance, as expected: {escape(target)} is invariant to {escape(factor)} "
                            f"(invariance {_g(level)}), so the edited image takes its {escape(factor)} from x's own "
