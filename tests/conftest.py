@@ -23,7 +23,7 @@ FAST_EVAL = {"frechet_samples": 64, "invariance_images": 64, "concept_images": 6
              "samples": 4, "zhang_shots": 1, "zhang_draws": 2,
              "attribution": {"n_images": 4, "n_sanity": 1, "n_steps": 8,
                              "methods": {"RISE": {"n_masks": 100}, "LIME": {"n_samples": 50}}}}
-# attribution takes minutes on 2 cores even when small: its own tests and a slow test in test_report cover it.
+# attribution takes the longest even when small: its own tests and test_report's `evaluated` fixture cover it.
 HEAVY = ("attribution",)
 
 

@@ -6,7 +6,7 @@ import torch
 from ..data import colormnist
 from ..editing import Interpreter
 from ..flows import RESIDUAL
-from ..viz import bar_chart
+from ..viz import bar_chart, save_grid
 from .context import EvalContext, MissingStage
 
 
@@ -71,15 +71,18 @@ def walk_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Te
                  steps: int = 8) -> dict:
     """A pair-free IIN: round trip, code_std, and per principal direction of its test codes the std of the
     model's logits along a linear walk zt + t d (t in [-2, 2]); the walks of four images as a figure."""
-    from torchvision.utils import save_image
-
     parts = interp.factors(x, target)
     zt = parts[RESIDUAL]
     directions = torch.linalg.svd(zt - zt.mean(0), full_matrices=False).Vh[:n_directions]  # (k, D), top first
     walks = [interp.walk(x[:100], d, steps, target=target) for d in directions]
+<<<<<<< HEAD
     if walks[0].has_images:
         rows = [w.images[:4].flatten(0, 1) for w in walks]  # (4, steps, C, H, W) -> (4*steps, ...): four images' walks
         save_image(torch.cat(rows), ctx.figures / f"concepts_walk_{target}.png", nrow=steps, padding=1)
+=======
+    if walks[0].images is not None:
+        walk_figure(ctx, target, [w.images for w in walks], steps)
+>>>>>>> report
     return {
         "invertibility_max_abs_err": round_trip_error(interp, target, x),
         "code_std": code_std(parts),
@@ -115,20 +118,58 @@ def concept_metrics(ctx: EvalContext) -> dict:
     return out
 
 
+def walk_figure(ctx: EvalContext, target: str, walks: list[torch.Tensor], steps: int, n: int = 4) -> None:
+    """Rows: the first n images walked along each principal direction; columns: the walk's steps t."""
+    rows = torch.cat([w.reshape(-1, steps, *w.shape[-3:])[:n] for w in walks])  # (B*steps, ...) -> (k*n, steps, ...)
+    labels = [f"pc{d + 1}, image {i + 1}" for d in range(len(walks)) for i in range(n)]
+    columns = [f"t={t:+.1f}" for t in torch.linspace(-2, 2, steps).tolist()]
+    save_grid(rows, ctx.figures / f"concepts_walk_{target}.png", row_labels=labels, col_labels=columns,
+              title=f"walks along the top principal directions of {target}'s codes")
+
+
+@torch.no_grad()
+def swap_figure(ctx: EvalContext, interp: Interpreter, target: str, factor: str, x: torch.Tensor, n: int = 6) -> None:
+    """An (n+1) x (n+1) grid: the top row shows n column images, the left column n donors; each cell is the
+    column image with the row's `factor` transplanted."""
+    rows, cols = x[:n], x[n:2 * n]
+    cells = interp.swap(cols.repeat(n, 1, 1, 1), rows.repeat_interleave(n, 0), factor, target).images
+    cells = cells.reshape(n, n, *x.shape[1:])  # (n*n, C, H, W) -> (row, column, C, H, W)
+    corner = torch.ones_like(x[:1])  # blank top-left cell
+    grid = torch.cat([torch.cat([corner, cols])[None], torch.cat([rows[:, None], cells], 1)])  # (n+1, n+1, C, H, W)
+    save_grid(grid, ctx.figures / f"concepts_swap_{target}_{factor}.png",
+              row_labels=["column image", *(f"{factor} donor {i + 1}" for i in range(n))],
+              col_labels=["donor", *(f"column {j + 1}" for j in range(n))],
+              title=f"swap {factor} at {target}: each cell is its column image with its row's {factor}")
+
+
+@torch.no_grad()
+def interpolation_figure(ctx: EvalContext, interp: Interpreter, target: str, factor: str, x: torch.Tensor,
+                         n: int = 4, steps: int = 8) -> None:
+    """Rows: n image pairs (x, y); columns: x, y, then x with `factor` moving from x's value (t=0) to y's (t=1)."""
+    x0, y0 = x[:n], x[n:2 * n]
+    strip = interp.interpolate(x0, y0, factor, steps, target).images.reshape(n, steps, *x.shape[1:])
+    grid = torch.cat([x0[:, None], y0[:, None], strip], 1)  # (n, 2 + steps, C, H, W)
+    columns = ["x", "y (donor)", *(f"t={t:.2f}" for t in torch.linspace(0, 1, steps).tolist())]
+    save_grid(grid, ctx.figures / f"concepts_interp_{target}_{factor}.png",
+              row_labels=[f"pair {i + 1}" for i in range(n)], col_labels=columns,
+              title=f"interpolate {factor} at {target} from x's value to y's")
+
+
 @torch.no_grad()
 def concept_figures(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Tensor, metrics: dict) -> None:
-    """Per factor a 6x6 cross-swap grid and interpolation strips; a model-response bar chart."""
-    from torchvision.utils import save_image
-
-    ctx.figures.mkdir(parents=True, exist_ok=True)
-    rows, cols = x[:6], x[6:12]
+    """Per factor a labelled cross-swap grid and interpolation strips; a model-response bar chart."""
     for f in metrics["swap"]:
+<<<<<<< HEAD
         cells = interp.swap(cols.repeat(6, 1, 1, 1), rows.repeat_interleave(6, 0), f, target).images  # row i gives f
         grid = torch.cat([torch.cat([torch.ones_like(x[:1]), cols]),
                           torch.cat([torch.cat([r[None], c]) for r, c in zip(rows, cells.split(6))])])
         save_image(grid, ctx.figures / f"concepts_swap_{target}_{f}.png", nrow=7, padding=1)
         strip = interp.interpolate(x[:4], x[4:8], f, 8, target).images.flatten(0, 1)  # (4, 8, ...) -> (32, ...)
         save_image(strip, ctx.figures / f"concepts_interp_{target}_{f}.png", nrow=8, padding=1)
+=======
+        swap_figure(ctx, interp, target, f, x)
+        interpolation_figure(ctx, interp, target, f, x)
+>>>>>>> report
     resp = {f: {"test-code draws": v, "N(0, I) draws": metrics["model_response_prior"][f]}
             for f, v in metrics["model_response"].items()}
     for f, v in metrics["model_response_reference"].items():

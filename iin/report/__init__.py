@@ -7,12 +7,19 @@ from html import escape
 from pathlib import Path
 from typing import Any, Mapping
 
+<<<<<<< HEAD
 from omegaconf import OmegaConf
 
 from ..errors import DataError, DataNotFoundError
+=======
+from ..errors import DataNotFoundError
+from .facts import facts_of
+>>>>>>> report
 from .figures import Figures
-from .html import page, table
-from .sections import ORDER, RENDERERS, TITLES, generic, summary_rows
+from .findings import summary
+from .glossary import GLOSSARY, anchor
+from .html import Html, page, table
+from .sections import ORDER, RENDERERS, TITLES, generic
 
 __all__ = ["build_report", "render_report"]
 
@@ -38,34 +45,35 @@ def _missing_section(missing: list) -> str:
     return f'<ul class="missing">{items}</ul>' if items else "<p>Nothing is missing.</p>"
 
 
-def _with_layer_order(metrics: Mapping[str, Any], run_dir: Path) -> Mapping[str, Any]:
-    """Invariance layers in network order (the run config's `invariance.layers`), not metrics.json's sorted order."""
-    inv, config = metrics.get("invariances"), run_dir / "config.yaml"
-    if not isinstance(inv, Mapping) or "layers" in inv or not config.is_file():
-        return metrics
-    order = [str(l) for l in OmegaConf.load(config).get("invariance", {}).get("layers", [])]
-    trained = [k for k, v in inv.items() if isinstance(v, Mapping) and not k.startswith("@")]
-    layers = [l for l in order if l in trained] + [l for l in trained if l not in order]
-    return {**metrics, "invariances": {**inv, "layers": layers}}
+def glossary_section() -> str:
+    """Every glossary entry: the metric path (<...> varies), its definition, the better direction, its references."""
+    rows = [[Html(f'<code id="{anchor(e.pattern)}">{escape(e.pattern)}</code>'), e.definition, e.better, e.reference]
+            for e in GLOSSARY]
+    intro = ("<p>Metric names are paths in metrics.json; a part in angle brackets stands for a layer, factor, "
+             "target, method or seed. The @image and @label calibrations condition on the image itself "
+             "(nothing is invariant) and on its class alone; chance for a factor with K values is 1/K.</p>")
+    return intro + table(rows, ["metric", "definition", "better", "range, calibration or chance level"])
 
 
 def render_report(metrics: Mapping[str, Any], run_dir: Path) -> str:
     """The report's HTML for these metrics and the figures in run_dir/figures."""
-    metrics = _with_layer_order(metrics, run_dir)
+    run_dir = Path(run_dir).resolve()  # the run as it is now, wherever it was trained
+    facts = facts_of(metrics, run_dir)
     figs = Figures(run_dir / "figures")
+    sections = [("summary", "Summary: findings", summary(metrics, figs, facts))]
     keys = [k for k in ORDER if k in metrics] + [k for k in metrics if k not in ORDER and k not in RESERVED]
-    body = [(k, TITLES.get(k, k), RENDERERS[k](metrics[k], figs) if k in RENDERERS else generic(metrics[k], figs, k))
-            for k in keys]
-    summary = table(summary_rows(metrics, keys), ["section", "metric", "value"])
-    sections = [("summary", "Summary", summary), *body]
+    sections += [(k, TITLES.get(k, k), RENDERERS[k](metrics[k], figs, facts) if k in RENDERERS
+                  else generic(metrics[k], figs, k)) for k in keys]
     other = figs.rest()
     if other:
         sections.append(("other-figures", "Other figures", other))
+    sections.append(("glossary", "Glossary of metrics", glossary_section()))
     timing = _timing(metrics, run_dir)
     if timing:
         sections.append(("timing", "Stage timings", _timing_section(timing)))
     sections.append(("missing", "Missing", _missing_section(list(metrics.get("missing") or []))))
-    return page(f"iin report: {run_dir.name}", f"run directory {run_dir}", sections)
+    subtitle = Html(f'run directory <span class="path">{escape(str(run_dir))}</span>')
+    return page(f"iin report: {run_dir.name}", subtitle, sections)
 
 
 def build_report(run_dir: str | Path) -> Path:
@@ -73,12 +81,17 @@ def build_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     source = run_dir / "metrics.json"
     if not source.is_file():
+<<<<<<< HEAD
         raise DataNotFoundError(f"{source} does not exist; evaluate the run first: python evaluate.py run_dir={run_dir}")
     try:
         metrics = json.loads(source.read_text())
     except ValueError as err:
         raise DataError(f"{source} is not valid JSON ({err}); rerun evaluate.py run_dir={run_dir}") from None
     html = render_report(metrics, run_dir)
+=======
+        raise DataNotFoundError(f"{source} does not exist; evaluate the run first: iin-evaluate run_dir={run_dir}")
+    html = render_report(json.loads(source.read_text()), run_dir)
+>>>>>>> report
     target = run_dir / "report.html"
     tmp = target.with_name("report.html.tmp")
     tmp.write_text(html, encoding="utf-8")

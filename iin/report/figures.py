@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .captions import caption as registered_caption
 from .html import image
 
 SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -21,7 +22,7 @@ class Figures:
         if stem not in self.paths or stem in self.used:
             return ""
         self.used.add(stem)
-        return image(self.paths[stem], caption)
+        return image(self.paths[stem], caption or registered_caption(stem))
 
     def take_prefix(self, prefix: str) -> str:
         """Every not yet shown figure whose stem starts with `prefix`, in name order."""

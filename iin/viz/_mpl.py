@@ -13,6 +13,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 PNG_METADATA = {"Software": None}
 
 
+def colormap(values: "torch.Tensor", name: str = "magma") -> "torch.Tensor":
+    """Values (...) in [0, 1] coloured by a matplotlib colormap: (..., 3) floats in [0, 1]."""
+    import torch
+
+    return torch.from_numpy(matplotlib.colormaps[name](values.detach().cpu().numpy())[..., :3]).float()
+
+
 def save_figure(fig: "plt.Figure", path: str | Path, dpi: int = 100) -> Path:
     """Save `fig` to `path` (via a temp file, then rename) and close it."""
     path = Path(path)

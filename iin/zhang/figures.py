@@ -6,8 +6,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..viz._mpl import plt
-from ..viz.grids import save_grid
+from ..viz import colormap, save_grid
 from .graph import GraphLayer, infer_graph
 from .network import ZhangCNN
 from .train import predict_maps
@@ -30,20 +29,22 @@ def overlay(images: torch.Tensor, fmaps: torch.Tensor) -> torch.Tensor:
     """Images (N, 3, H, W) blended with their maps (N, h, w), upsampled and coloured (magma, max-normalised)."""
     up = F.interpolate(fmaps[:, None], size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     up = up / up.flatten(1).amax(1).clamp(min=1e-8)[:, None, None]  # (N, H, W) in [0, 1]
-    heat = torch.from_numpy(plt.get_cmap("magma")(up.numpy())[..., :3]).float().permute(0, 3, 1, 2)
+    heat = colormap(up, "magma").permute(0, 3, 1, 2)  # (N, H, W, 3) -> (N, 3, H, W)
     return 0.4 * images + 0.6 * heat  # (N, 3, H, W)
 
 
 def filter_figure(nets: dict[str, ZhangCNN], images: torch.Tensor, path: Path, filters: int = 4) -> Path:
     """Rows: images; columns: the image, then `filters` top-layer maps of each network (its most active filters)."""
-    tiles = [images[:, None]]  # (N, 1, 3, H, W)
-    for net in nets.values():
+    tiles, columns = [images[:, None]], ["image"]  # (N, 1, 3, H, W)
+    for name, net in nets.items():
         fmap = predict_maps(net, images, ("top",))["top"]
         chosen = fmap.flatten(2).amax(-1).mean(0).topk(filters).indices
         tiles.append(torch.stack([overlay(images, fmap[:, f]) for f in chosen], 1))  # (N, filters, 3, H, W)
+        columns += [f"{name} f{int(f)}" for f in chosen]
     grid = torch.cat(tiles, 1)  # (N, 1 + filters * nets, 3, H, W)
     title = "image | " + " | ".join(f"{name}: {filters} most active top-layer filters" for name in nets)
-    return save_grid(grid.flatten(0, 1), path, nrow=grid.shape[1], title=title)
+    return save_grid(grid, path, row_labels=[f"image {i + 1}" for i in range(len(images))], col_labels=columns,
+                     title=title)
 
 
 def graph_figure(net: ZhangCNN, layers: list[GraphLayer], images: torch.Tensor, path: Path,
@@ -58,5 +59,5 @@ def graph_figure(net: ZhangCNN, layers: list[GraphLayer], images: torch.Tensor, 
         rows.append(top_patches(images, pos[:, best], score[:, best], k))  # (nodes, k, C, p, p)
         labels += [f"{layer.name} v{int(v)} (f{int(layer.filter[v])})" for v in best]
     grid = torch.cat(rows)  # (rows, k, C, p, p)
-    return save_grid(grid.flatten(0, 1), path, nrow=grid.shape[1], row_labels=labels,
-                     title="explanatory graph: top-activation patches per node")
+    return save_grid(grid, path, row_labels=labels, col_labels=[f"top {i + 1}" for i in range(grid.shape[1])],
+                     title="explanatory graph: top-activation patches per node", min_cell=48)
