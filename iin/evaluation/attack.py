@@ -51,25 +51,13 @@ def attack_metrics(ctx: EvalContext) -> dict:
 
 @torch.no_grad()
 def attack_figure(ctx: EvalContext, interp: Interpreter, x: torch.Tensor, x_adv: torch.Tensor) -> None:
-<<<<<<< HEAD
-    """Per layer and image: row of [x, samples | Phi(x)] above row of [x_adv, samples | Phi(x_adv)]."""
-    ctx.figures.mkdir(parents=True, exist_ok=True)
-    for layer in [l for l in interp.layers if l not in CALIBRATION]:
-        rows = []
-        for clean, adv in zip(x, x_adv):
-            for img in (clean, adv):
-                samples = interp.sample_invariances(img[None], layer, n=7, seed=0).images[0]  # (7, C, H, W)
-                rows.append(torch.cat([img[None], samples]))
-        save_image(torch.cat(rows), ctx.figures / f"attack_{layer}.png", nrow=8, padding=1)
-=======
     """Per layer and image: a row [x, samples | Phi(x)] above a row [x_adv, samples | Phi(x_adv)]."""
     pred, pred_adv = interp.classifier(x).argmax(1), interp.classifier(x_adv).argmax(1)
     labels = [f"image {i + 1} {kind} (pred {int(p)})" for i in range(len(x))
               for kind, p in (("clean", pred[i]), ("attacked", pred_adv[i]))]
     columns = ["input", *(f"sample {s + 1}" for s in range(7))]
-    for layer in [l for l in interp.layers if l not in ("@image", "@label")]:
-        rows = [torch.cat([img[None], interp.sample_invariances(img[None], layer, n=7, seed=0)[0]])  # (8, C, H, W)
+    for layer in [l for l in interp.layers if l not in CALIBRATION]:
+        rows = [torch.cat([img[None], interp.sample_invariances(img[None], layer, n=7, seed=0).images[0]])  # (8, C, H, W)
                 for clean, adv in zip(x, x_adv) for img in (clean, adv)]
         save_grid(torch.stack(rows), ctx.figures / f"attack_{layer}.png", row_labels=labels, col_labels=columns,
                   title=f"FGSM: invariance samples of {layer} for clean and attacked inputs")
->>>>>>> report

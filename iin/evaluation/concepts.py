@@ -75,14 +75,8 @@ def walk_metrics(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Te
     zt = parts[RESIDUAL]
     directions = torch.linalg.svd(zt - zt.mean(0), full_matrices=False).Vh[:n_directions]  # (k, D), top first
     walks = [interp.walk(x[:100], d, steps, target=target) for d in directions]
-<<<<<<< HEAD
     if walks[0].has_images:
-        rows = [w.images[:4].flatten(0, 1) for w in walks]  # (4, steps, C, H, W) -> (4*steps, ...): four images' walks
-        save_image(torch.cat(rows), ctx.figures / f"concepts_walk_{target}.png", nrow=steps, padding=1)
-=======
-    if walks[0].images is not None:
         walk_figure(ctx, target, [w.images for w in walks], steps)
->>>>>>> report
     return {
         "invertibility_max_abs_err": round_trip_error(interp, target, x),
         "code_std": code_std(parts),
@@ -159,17 +153,8 @@ def interpolation_figure(ctx: EvalContext, interp: Interpreter, target: str, fac
 def concept_figures(ctx: EvalContext, interp: Interpreter, target: str, x: torch.Tensor, metrics: dict) -> None:
     """Per factor a labelled cross-swap grid and interpolation strips; a model-response bar chart."""
     for f in metrics["swap"]:
-<<<<<<< HEAD
-        cells = interp.swap(cols.repeat(6, 1, 1, 1), rows.repeat_interleave(6, 0), f, target).images  # row i gives f
-        grid = torch.cat([torch.cat([torch.ones_like(x[:1]), cols]),
-                          torch.cat([torch.cat([r[None], c]) for r, c in zip(rows, cells.split(6))])])
-        save_image(grid, ctx.figures / f"concepts_swap_{target}_{f}.png", nrow=7, padding=1)
-        strip = interp.interpolate(x[:4], x[4:8], f, 8, target).images.flatten(0, 1)  # (4, 8, ...) -> (32, ...)
-        save_image(strip, ctx.figures / f"concepts_interp_{target}_{f}.png", nrow=8, padding=1)
-=======
         swap_figure(ctx, interp, target, f, x)
         interpolation_figure(ctx, interp, target, f, x)
->>>>>>> report
     resp = {f: {"test-code draws": v, "N(0, I) draws": metrics["model_response_prior"][f]}
             for f, v in metrics["model_response"].items()}
     for f, v in metrics["model_response_reference"].items():

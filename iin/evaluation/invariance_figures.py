@@ -16,16 +16,10 @@ def layer_grids(ctx: EvalContext, interp: Interpreter, n_images: int = 8, n_samp
     names = [f"{ctx.test.label} {int(label)}" for label in y]
     columns = ["input", "round trip", *(f"sample {s + 1}" for s in range(n_samples))]
     for layer in interp.layers:
-<<<<<<< HEAD
         samples = interp.sample_invariances(x, layer, n=n_samples, labels=y, seed=0).images  # (B, n, C, H, W)
-        grid = torch.cat([x[:, None], recon[:, None], samples], dim=1).flatten(0, 1)  # (B*(n+2), C, H, W)
-        save_image(grid, ctx.figures / f"invariances_{layer}.png", nrow=n_samples + 2, padding=1)
-=======
-        samples = interp.sample_invariances(x, layer, n=n_samples, labels=y, seed=0)  # (B, n, C, H, W)
         grid = torch.cat([x[:, None], recon[:, None], samples], dim=1)  # (B, n + 2, C, H, W)
         save_grid(grid, ctx.figures / f"invariances_{layer}.png", row_labels=names, col_labels=columns,
                   title=f"invariances of {layer}: samples share the input's representation at {layer}")
->>>>>>> report
 
 
 def profile_plot(ctx: EvalContext, metrics: dict) -> None:
@@ -39,12 +33,7 @@ def profile_plot(ctx: EvalContext, metrics: dict) -> None:
 
 
 def invariance_figures(ctx: EvalContext, metrics: dict) -> None:
-<<<<<<< HEAD
-    ctx.figures.mkdir(parents=True, exist_ok=True)
     interp = ctx.interpreter
-=======
-    interp = getattr(ctx, "interpreter", None) or Interpreter(ctx.run)
->>>>>>> report
     layer_grids(ctx, interp)
     if any("invariance" in m for m in metrics.values()):  # readouts exist (an oracle or an analytic readout)
         profile_plot(ctx, metrics)

@@ -7,14 +7,9 @@ from html import escape
 from pathlib import Path
 from typing import Any, Mapping
 
-<<<<<<< HEAD
-from omegaconf import OmegaConf
 
 from ..errors import DataError, DataNotFoundError
-=======
-from ..errors import DataNotFoundError
 from .facts import facts_of
->>>>>>> report
 from .figures import Figures
 from .findings import summary
 from .glossary import GLOSSARY, anchor
@@ -81,17 +76,12 @@ def build_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     source = run_dir / "metrics.json"
     if not source.is_file():
-<<<<<<< HEAD
-        raise DataNotFoundError(f"{source} does not exist; evaluate the run first: python evaluate.py run_dir={run_dir}")
+        raise DataNotFoundError(f"{source} does not exist; evaluate the run first: iin-evaluate run_dir={run_dir}")
     try:
         metrics = json.loads(source.read_text())
     except ValueError as err:
         raise DataError(f"{source} is not valid JSON ({err}); rerun evaluate.py run_dir={run_dir}") from None
     html = render_report(metrics, run_dir)
-=======
-        raise DataNotFoundError(f"{source} does not exist; evaluate the run first: iin-evaluate run_dir={run_dir}")
-    html = render_report(json.loads(source.read_text()), run_dir)
->>>>>>> report
     target = run_dir / "report.html"
     tmp = target.with_name("report.html.tmp")
     tmp.write_text(html, encoding="utf-8")

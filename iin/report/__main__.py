@@ -11,7 +11,6 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="iin-report", description="Rebuild RUN_DIR/report.html from its "
                                      "metrics.json and figures/ (written by iin-evaluate / evaluate.py).")
     parser.add_argument("run_dir", help="a run directory that has been evaluated")
-<<<<<<< HEAD
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     args = parser.parse_args(argv)
     from ..cli import user_errors
@@ -20,13 +19,6 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["IIN_DEBUG"] = "1"
     with user_errors():
         print(build_report(args.run_dir))
-=======
-    args = parser.parse_args(argv)
-    try:
-        print(build_report(args.run_dir))
-    except UserError as err:  # one line, no traceback: the user gave a directory that is not evaluated
-        parser.exit(2, f"iin-report: error: {err}\n")
->>>>>>> report
 
 
 if __name__ == "__main__":
