@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .backbones import UnknownLayerError, resolve_layer
+from .backbones import UnknownLayerError, forward_from
 from .concepts import AUTOENCODER
 from .features import Representation, check_finite
 from .flows import RESIDUAL
@@ -25,15 +25,6 @@ class Edit:
 
     images: torch.Tensor | None
     logits: torch.Tensor
-
-
-def forward_from(model: nn.Module, layer: str, x: torch.Tensor, z_star: torch.Tensor) -> torch.Tensor:
-    """Psi_l(z*): the model's output when layer l's output is replaced by z* (hook removed in finally)."""
-    handle = resolve_layer(model, layer).register_forward_hook(lambda _m, _i, out: z_star.view_as(out))
-    try:
-        return model(x)
-    finally:
-        handle.remove()
 
 
 class Interpreter:

@@ -22,7 +22,7 @@ class DeepDream(Attribution):
         self.step_size, self.jitter, self.seed = step_size, jitter, seed
 
     def objective(self, x: torch.Tensor, channel: torch.Tensor | None) -> torch.Tensor:
-        a = layer_output(self.model, self.layer(x), x)
+        a = layer_output(self.model, self.tap(x), x, type(self).__name__)
         a = a.flatten(2) if a.dim() > 2 else a[..., None]  # (B, K, h, w) -> (B, K, h*w)
         if channel is None:
             return (a**2).mean()
@@ -59,7 +59,8 @@ class DeepDream(Attribution):
         channel = as_target(target, x.shape[0], x.device)
         if channel is not None:
             with torch.no_grad():
-                check_target(channel, layer_output(self.model, self.layer(x), x[:1]).shape[1], "channel")
+                channels = layer_output(self.model, self.tap(x), x[:1], type(self).__name__).shape[1]
+                check_target(channel, channels, "channel")
         return channel
 
     def attribute(self, x: torch.Tensor, target: int | torch.Tensor | None = None) -> torch.Tensor:
