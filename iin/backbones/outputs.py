@@ -78,7 +78,8 @@ def select(out: Any, path: tuple[str, ...], layer: str) -> torch.Tensor:
     options = choices(out, where)
     if not options:
         raise LayerError(f"layer {where!r} outputs {_kind(out)} without tensors; tap another layer")
-    raise LayerError(f"layer {where!r} outputs {_kind(out)} of {len(options)} tensors; pick one: {', '.join(options)}")
+    count = f"{len(options)} tensor" + ("s" if len(options) > 1 else "")
+    raise LayerError(f"layer {where!r} outputs {_kind(out)} of {count}; pick one: {', '.join(options)}")
 
 
 def _replaced(out: Any, name: str, value: Any) -> Any:
