@@ -128,3 +128,57 @@ def test_feature_extractor_on_vit_tokens():
     names = ["encoder.layers.encoder_layer_0", "encoder.layers.encoder_layer_1#cls", "encoder.layers.encoder_layer_1#mean"]
     feats = FeatureExtractor(vit, names)(torch.rand(2, 3, 32, 32))
     assert [f.shape for f in feats.values()] == [(2, 17, 16), (2, 16), (2, 16)]
+
+
+# end to end: a ViT as the model under study -------------------------------------------------------------
+LAYERS = ["encoder.layers.encoder_layer_1", "encoder.layers.encoder_layer_3"]
+CLS_TARGET = "encoder.layers.encoder_layer_1#cls"
+VIT_RUN = [  # the smoke experiment with a ViT; enough steps that the autoencoder and the cINNs see the data
+    "experiment=smoke", "backbone=vit_tiny", "~backbone.width", "~backbone.hidden",
+    "data.batch_size=64", "trainer.limit_train_batches=40", "autoencoder.epochs=8", "autoencoder.lr=3e-3",
+    f"invariance.layers=[{','.join(LAYERS)}]", "invariance.steps=300", "invariance.flow.depth=4",
+    "invariance.flow.width=64", f'concepts.targets=["{CLS_TARGET}"]', "concepts.unsupervised=[]"]
+
+
+@pytest.fixture(scope="module")
+def vit_run(tmp_path_factory):
+    from conftest import make_config
+
+    from iin.cli import train
+
+    cfg = make_config([*VIT_RUN, f"paths.output_dir={tmp_path_factory.mktemp('vit')}"])
+    train(cfg)
+    return cfg.run_dir
+
+
+@pytest.mark.slow
+def test_vit_run_token_cinns_cls_concept_and_gradcam(vit_run):
+    from iin.data import dataset_from_config
+    from iin.editing import Interpreter
+
+    interp = Interpreter.load(vit_run)
+    assert interp.layers == LAYERS and interp.targets == [CLS_TARGET]
+    assert all(isinstance(interp.cinn(layer).embedder, TokenEmbedder) for layer in LAYERS)
+    x = dataset_from_config(interp.cfg.data, "test").images[:8]
+    assert interp.representation(x, LAYERS[0]).shape == (8, 65, 64)
+    assert interp.sample_invariances(x[:2], LAYERS[1], n=2).shape == (2, 2, 3, 32, 32)
+    # z* = T^-1(T(z)) written back into the class token leaves the model's logits as they were
+    unchanged = interp.render(x, interp.factors(x, CLS_TARGET), CLS_TARGET)
+    assert unchanged.images is None and torch.allclose(unchanged.logits, interp.logits(x), atol=1e-3)
+    swapped = interp.swap(x, x.flip(0), "digit", target=CLS_TARGET)
+    assert swapped.logits.shape == (8, 10) and not torch.allclose(swapped.logits, unchanged.logits, atol=1e-3)
+    maps = GradCAM(interp.classifier).attribute(x)
+    assert maps.shape == (8, 1, 32, 32) and torch.isfinite(maps).all()
+    assert (maps.flatten(1).std(1) > 0).all()
+
+
+@pytest.mark.slow
+def test_vit_run_token_cinns_invert_and_reencode(vit_run):
+    from conftest import run_evaluate
+
+    metrics = run_evaluate(vit_run, skip=("attribution", "attack", "frechet", "zhang"))
+    for layer in LAYERS:
+        m = metrics["invariances"][layer]
+        assert m["invertibility_max_abs_err"] <= 1e-4, (layer, m)
+        assert m["reencode_cosine"] > m["reencode_cosine_random"], (layer, m)
+    assert metrics["concepts"][CLS_TARGET]["invertibility_max_abs_err"] <= 1e-4
