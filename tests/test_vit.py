@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchvision.models.vision_transformer import VisionTransformer
 
-from iin.attribution import AttributionError, GradCAM, GuidedGradCAM, HiResCAM
+from iin.attribution import METHODS, AttributionError, GradCAM, GuidedGradCAM, HiResCAM
 from iin.backbones import FeatureExtractor, token_layout, tokens_to_grid
 from iin.errors import LayerError
 from iin.flows import InvarianceCINN
@@ -96,6 +96,14 @@ def test_guided_gradcam_on_a_vit():
     vit = tiny_vit()
     maps = GuidedGradCAM(vit, layer="encoder.layers.encoder_layer_0").attribute(torch.rand(2, 3, 32, 32), 1)
     assert maps.shape == (2, 1, 32, 32) and torch.isfinite(maps).all() and maps.std() > 0
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_attribution_method_runs_on_a_vit(name):
+    from test_attribution_methods import FAST
+
+    maps = METHODS[name](tiny_vit(), **FAST.get(name, {})).attribute(torch.rand(2, 3, 32, 32), target=1)
+    assert maps.shape == (2, 1, 32, 32) and torch.isfinite(maps).all()
 
 
 def test_token_layers_cams_cannot_use_say_so():

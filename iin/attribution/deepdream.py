@@ -48,12 +48,23 @@ class DeepDream(Attribution):
         h, w = x.shape[-2:]
         sizes = [(max(8, round(h / self.octave_scale**k)), max(8, round(w / self.octave_scale**k)))
                  for k in reversed(range(self.octaves))]
+        if not self._takes(x, sizes[0]):
+            sizes = [(h, w)]  # a fixed-size model (a ViT's position embeddings): dream at the input size only
         detail = torch.zeros_like(x[..., : sizes[0][0], : sizes[0][1]])
         for size in sizes:
             base = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
             detail = F.interpolate(detail, size=size, mode="bilinear", align_corners=False)
             detail = self._ascend((base + detail).clamp(0, 1), channel, generator) - base
         return (x + detail).clamp(0, 1).detach()
+
+    def _takes(self, x: torch.Tensor, size: tuple[int, int]) -> bool:
+        """Whether the model runs on images of `size` (fixed-size models reject other sizes in their forward)."""
+        try:
+            with torch.no_grad():
+                self.model(F.interpolate(x[:1], size=size, mode="bilinear", align_corners=False))
+        except (AssertionError, RuntimeError, ValueError):
+            return False
+        return True
 
     def _channel(self, x: torch.Tensor, target) -> torch.Tensor | None:
         channel = as_target(target, x.shape[0], x.device)
