@@ -1,15 +1,15 @@
 """The common interface: `Method(model, layer=None, **settings).attribute(x, target=None) -> (B, 1, H, W)`."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..backbones import resolve_layer
-from ..errors import APIError
+from ..backbones import Tap, UnknownLayerError, read, tap, tokens_to_grid
+from ..backbones.taps import hooks
+from ..errors import APIError, LayerError
 from ..inference import frozen, signature
 
 
@@ -52,36 +52,20 @@ def as_target(target: int | torch.Tensor | None, batch: int, device: torch.devic
     return t
 
 
-@contextmanager
-def forward_hook(module: nn.Module, fn: Callable) -> Iterator[None]:
-    """A forward hook that lives exactly for the `with` block (removed in finally, also on errors)."""
-    handle = module.register_forward_hook(fn)
+def layer_output(model: nn.Module, layer: Tap, x: torch.Tensor, method: str = "this method") -> torch.Tensor:
+    """The tapped layer's activations for input x, as maps: tokens (B, N, D) come back as a patch grid
+    (B, D, h, w), like a CNN's (B, K, h, w). The forward stops at the layer."""
+    return as_map(read(model, [layer], x)[layer.name], layer, method)
+
+
+def as_map(a: torch.Tensor, layer: Tap, method: str) -> torch.Tensor:
+    """Token activations (B, N, D) -> (B, D, h, w) (class token dropped); anything else unchanged."""
+    if a.dim() != 3:
+        return a
     try:
-        yield
-    finally:
-        handle.remove()
-
-
-class _Stop(Exception):
-    """Raised by a hook to skip the rest of the forward pass once the tapped layer has fired."""
-
-
-def layer_output(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Output of `layer` for input x; the forward stops there and the hook is removed in finally."""
-    store: dict[str, torch.Tensor] = {}
-
-    def keep(_module, _inputs, output):
-        store["A"] = output
-        raise _Stop
-
-    with forward_hook(layer, keep):
-        try:
-            model(x)
-        except _Stop:
-            pass
-    if "A" not in store:
-        raise RuntimeError(f"layer {type(layer).__name__} was not called during the forward pass")
-    return store["A"]
+        return tokens_to_grid(a, f"layer {layer.name!r} outputs tokens")
+    except LayerError as err:
+        raise AttributionError(f"{method} needs a spatial map, and {err}; choose a layer with a patch grid") from None
 
 
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -89,50 +73,78 @@ def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return maps if maps.shape[-2:] == size else F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
 
 
+def _leaf_calls(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
+    """(name, module, output shape) of every leaf module whose output is a map or tokens, in execution order."""
+    calls: list[tuple[str, nn.Module, tuple[int, ...]]] = []
+
+    def record(name: str):
+        def hook(module, _inputs, out):
+            if isinstance(out, torch.Tensor) and out.dim() in (3, 4):
+                calls.append((name, module, tuple(out.shape)))
+        return hook
+
+    leaves = [(m, record(n)) for n, m in model.named_modules() if n and not list(m.children())]
+    with hooks(leaves), torch.no_grad():
+        model(x[:1])
+    return calls
+
+
+def _last_block_norm(calls: list[tuple[str, nn.Module, tuple[int, ...]]]) -> str | None:
+    """ViTs: the first LayerNorm of the last transformer block (pytorch-grad-cam's `blocks[-1].norm1`;
+    torchvision `encoder.layers.encoder_layer_{L-1}.ln_1`). Its gradient reaches every patch token through
+    the block's attention; the final norm's reaches only the class token."""
+    norms = [n for n, m, shape in calls if isinstance(m, nn.LayerNorm) and len(shape) == 3]
+    parents = [n.rpartition(".")[0] for n in norms]
+    blocks = [p for p in dict.fromkeys(parents) if parents.count(p) >= 2]  # a block has norm1 and norm2
+    return norms[parents.index(blocks[-1])] if blocks else None
+
+
 def last_spatial_layer(model: nn.Module, x: torch.Tensor) -> str:
     """The Grad-CAM paper's choice: the last conv layer's output after its batch norm and non-linearity.
 
     In execution order: the last nn.Conv2d, then the leaf modules after it that keep its resolution
     (e.g. TinyCNN `block3.2`, VGG `features.29`, ResNet `layer4.1.relu`); the pooled maps come later.
+    Transformers get their last block's first LayerNorm instead (see `_last_block_norm`).
     """
-    calls: list[tuple[str, nn.Module, tuple[int, ...]]] = []
-
-    def record(name: str):
-        def hook(module, _inputs, out):
-            if isinstance(out, torch.Tensor) and out.dim() == 4:
-                calls.append((name, module, tuple(out.shape[-2:])))
-        return hook
-
-    handles = [m.register_forward_hook(record(n)) for n, m in model.named_modules() if n and not list(m.children())]
-    try:
-        with torch.no_grad():
-            model(x[:1])
-    finally:
-        for h in handles:
-            h.remove()
+    calls = _leaf_calls(model, x)
+    block_norm = _last_block_norm(calls)
+    if block_norm is not None:
+        return block_norm
+    calls = [c for c in calls if len(c[2]) == 4]
     convs = [i for i, (_, m, _) in enumerate(calls) if isinstance(m, nn.Conv2d)]
     if not convs:
         raise AttributionError(f"{type(model).__name__} has no conv layer with a spatial output; pass layer=...")
     i = convs[-1]
-    while i + 1 < len(calls) and calls[i + 1][2] == calls[convs[-1]][2]:
+    while i + 1 < len(calls) and calls[i + 1][2][-2:] == calls[convs[-1]][2][-2:]:
         i += 1
     return calls[i][0]
 
 
 class Attribution:
-    """Base class: holds the model (eval mode) and an optional layer, checks inputs and targets."""
+    """Base class: holds the model (eval mode) and an optional layer, checks inputs and targets.
+
+    `layer` is a submodule or a tap name (`block3`, `attn:0`, see iin.backbones.taps); None picks
+    `last_spatial_layer` at the first call.
+    """
 
     def __init__(self, model: nn.Module, layer: nn.Module | str | None = None):
         self.model = model.eval()
-        self._layer = resolve_layer(model, layer) if isinstance(layer, str) else layer
-        if self._layer is not None and not any(m is self._layer for m in model.modules()):
-            raise AttributionError(f"layer {type(self._layer).__name__} is not a submodule of {type(model).__name__}")
+        try:
+            self._tap = None if layer is None else tap(model, layer)
+        except UnknownLayerError:
+            raise
+        except LayerError as err:
+            raise AttributionError(str(err)) from None
+
+    def tap(self, x: torch.Tensor) -> Tap:
+        """The given layer's tap, or the default layer's (`last_spatial_layer`) when none was given."""
+        if self._tap is None:
+            self._tap = tap(self.model, last_spatial_layer(self.model, x))
+        return self._tap
 
     def layer(self, x: torch.Tensor) -> nn.Module:
-        """The given layer, or the model's last spatial layer when none was given."""
-        if self._layer is None:
-            self._layer = resolve_layer(self.model, last_spatial_layer(self.model, x))
-        return self._layer
+        """The tapped module (the default layer when none was given)."""
+        return self.tap(x).module
 
     def inference(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """The fast no-grad forward for inputs shaped like x (built once per input shape)."""

@@ -4,25 +4,26 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Attribution, forward_hook, upsample
+from ..backbones import Tap, forward_with_leaf
+from .base import Attribution, AttributionError, as_map, upsample
 from .gradient import GuidedBackprop, max_abs_over_channels
 
 
-def layer_activations_and_grads(model: nn.Module, layer: nn.Module, x: torch.Tensor,
-                                target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A = layer(x) (B, K, h, w) and dy^c/dA for the target scores y^c; the hook is removed in finally."""
-    store: dict[str, torch.Tensor] = {}
+def layer_activations_and_grads(model: nn.Module, layer: Tap, x: torch.Tensor, target: torch.Tensor,
+                                method: str = "Grad-CAM") -> tuple[torch.Tensor, torch.Tensor]:
+    """A = layer(x) (B, K, h, w) and dy^c/dA for the target scores y^c; hooks removed in finally.
 
-    def keep(_module, _inputs, output):
-        store["A"] = output
-
-    with forward_hook(layer, keep), torch.enable_grad():
-        logits = model(x.clone().requires_grad_(True))  # grad through x even when the model is frozen
-        if "A" not in store:
-            raise RuntimeError(f"layer {type(layer).__name__} was not called during the forward pass")
-        score = logits.gather(1, target[:, None]).sum()
-        (grads,) = torch.autograd.grad(score, store["A"])
-    return store["A"].detach(), grads
+    Token layers (B, N, D) are laid out as a patch grid (B, D, h, w) after the gradient is taken, the
+    class token dropped (the reshape_transform convention of pytorch-grad-cam and torch-cam).
+    """
+    logits, activations = forward_with_leaf(model, layer, x)
+    score = logits.gather(1, target[:, None]).sum()
+    (grads,) = torch.autograd.grad(score, activations)
+    activations, grads = as_map(activations.detach(), layer, method), as_map(grads, layer, method)
+    if activations.dim() != 4:
+        raise AttributionError(f"{method} needs a spatial map (B, K, h, w) or patch tokens (B, N, D) at its layer, "
+                               f"but layer {layer.name!r} gives {tuple(activations.shape)}; choose an earlier layer")
+    return activations, grads
 
 
 class GradCAM(Attribution):
@@ -34,7 +35,7 @@ class GradCAM(Attribution):
         return (alpha * activations).sum(dim=1, keepdim=True)
 
     def _attribute(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        activations, grads = layer_activations_and_grads(self.model, self.layer(x), x, target)
+        activations, grads = layer_activations_and_grads(self.model, self.tap(x), x, target, type(self).__name__)
         return upsample(torch.relu(self.combine(activations, grads)), tuple(x.shape[-2:]))
 
 

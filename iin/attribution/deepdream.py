@@ -22,7 +22,7 @@ class DeepDream(Attribution):
         self.step_size, self.jitter, self.seed = step_size, jitter, seed
 
     def objective(self, x: torch.Tensor, channel: torch.Tensor | None) -> torch.Tensor:
-        a = layer_output(self.model, self.layer(x), x)
+        a = layer_output(self.model, self.tap(x), x, type(self).__name__)
         a = a.flatten(2) if a.dim() > 2 else a[..., None]  # (B, K, h, w) -> (B, K, h*w)
         if channel is None:
             return (a**2).mean()
@@ -48,6 +48,8 @@ class DeepDream(Attribution):
         h, w = x.shape[-2:]
         sizes = [(max(8, round(h / self.octave_scale**k)), max(8, round(w / self.octave_scale**k)))
                  for k in reversed(range(self.octaves))]
+        if not self._takes(x, sizes[0]):
+            sizes = [(h, w)]  # a fixed-size model (a ViT's position embeddings): dream at the input size only
         detail = torch.zeros_like(x[..., : sizes[0][0], : sizes[0][1]])
         for size in sizes:
             base = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
@@ -55,11 +57,21 @@ class DeepDream(Attribution):
             detail = self._ascend((base + detail).clamp(0, 1), channel, generator) - base
         return (x + detail).clamp(0, 1).detach()
 
+    def _takes(self, x: torch.Tensor, size: tuple[int, int]) -> bool:
+        """Whether the model runs on images of `size` (fixed-size models reject other sizes in their forward)."""
+        try:
+            with torch.no_grad():
+                self.model(F.interpolate(x[:1], size=size, mode="bilinear", align_corners=False))
+        except (AssertionError, RuntimeError, ValueError):
+            return False
+        return True
+
     def _channel(self, x: torch.Tensor, target) -> torch.Tensor | None:
         channel = as_target(target, x.shape[0], x.device)
         if channel is not None:
             with torch.no_grad():
-                check_target(channel, layer_output(self.model, self.layer(x), x[:1]).shape[1], "channel")
+                channels = layer_output(self.model, self.tap(x), x[:1], type(self).__name__).shape[1]
+                check_target(channel, channels, "channel")
         return channel
 
     def attribute(self, x: torch.Tensor, target: int | torch.Tensor | None = None) -> torch.Tensor:

@@ -70,7 +70,7 @@ class ActivationMaximization(Attribution):
         """(B, n) scores of every class, channel (spatial mean) or centre unit."""
         if self.kind == "class":
             return self.model(x)
-        a = layer_output(self.model, self.layer(x), x)
+        a = layer_output(self.model, self.tap(x), x, type(self).__name__)
         if a.dim() == 2:
             return a
         return a.mean(dim=(2, 3)) if self.kind == "channel" else a[:, :, a.shape[2] // 2, a.shape[3] // 2]

@@ -4,6 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..backbones.tokens import token_layout, tokens_to_grid
+from ..errors import LayerError
+
 
 class Standardize(nn.Module):
     """(x - mean) / std with per-feature (or per-channel) statistics stored as buffers."""
@@ -62,11 +65,44 @@ class ConvEmbedder(nn.Module):
         return self.net(self.norm(z))
 
 
+class TokenEmbedder(nn.Module):
+    """Token features (B, N, D) -> (B, out_dim): the patch tokens laid out as their grid (B, D, h, w) through a
+    ConvEmbedder, the class token (if any) through a DenseEmbedder, both concatenated and projected.
+
+    A grid rather than attention pooling: each patch token stays tied to its image patch, so the grid keeps
+    the spatial layout that the convolutions use as they do on a CNN's maps; an attention pool would have
+    to learn that layout back from the position embeddings mixed into the tokens.
+    """
+
+    def __init__(self, shape: tuple[int, int], out_dim: int, width: int = 256, conv_width: int = 64):
+        super().__init__()
+        n, d = shape
+        self.has_cls = token_layout(n)[0] == 1
+        self.norm = Standardize((n, d))  # per token and feature: the class token has its own statistics
+        self.grid = ConvEmbedder((d, *tokens_to_grid(torch.zeros(1, n, d)).shape[-2:]), out_dim, conv_width)
+        self.cls = DenseEmbedder(d, out_dim, width) if self.has_cls else None
+        self.out = nn.Linear(2 * out_dim, out_dim) if self.has_cls else nn.Identity()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = self.norm(z)
+        grid = self.grid(tokens_to_grid(z))  # (B, N, D) -> (B, D, h, w) -> (B, out_dim)
+        if self.cls is None:
+            return grid
+        return self.out(torch.cat([grid, self.cls(z[:, 0])], 1))  # (B, 2 * out_dim) -> (B, out_dim)
+
+
 def make_embedder(shape: tuple[int, ...], out_dim: int, width: int, conv_width: int = 64) -> nn.Module:
-    """DenseEmbedder (hidden `width`) for flat features (D,) or pooled maps (C, 1, 1), ConvEmbedder (`conv_width`
-    channels) for spatial ones (C, H, W)."""
+    """By condition shape: DenseEmbedder (hidden `width`) for flat features (D,) or pooled maps (C, 1, 1),
+    ConvEmbedder (`conv_width` channels) for spatial ones (C, H, W), TokenEmbedder for tokens (N, D)."""
+    shape = tuple(shape)
     if len(shape) == 1 or (len(shape) == 3 and shape[1] == shape[2] == 1):
         return DenseEmbedder(shape[0], out_dim, width)
     if len(shape) == 3:
-        return ConvEmbedder(tuple(shape), out_dim, conv_width)
-    raise ValueError(f"features must be flat (D,) or spatial (C, H, W); got shape {tuple(shape)}")
+        return ConvEmbedder(shape, out_dim, conv_width)
+    if len(shape) == 2 and token_layout(shape[0]) is not None:
+        return TokenEmbedder(shape, out_dim, width, conv_width)
+    if len(shape) == 2:
+        raise LayerError(f"token features {shape} (N, D) need N = h*w patch tokens or 1 + h*w (class token first); "
+                         f"N = {shape[0]} is neither: tap another layer or reduce it with '#cls' or '#mean'")
+    raise LayerError(f"features must be flat (D,), spatial (C, H, W) or tokens (N, D); got shape {shape}: "
+                     f"tap another layer")

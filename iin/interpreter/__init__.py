@@ -7,7 +7,8 @@ image per input, (B, n, C, H, W) when it makes n (see `Edit`). Mistakes raise `i
 without a trained cINN: `LayerError`), one line that names the method.
 """
 from .concepts import ConceptMethods
-from .edit import Edit, forward_from
+from ..backbones import forward_from
+from .edit import Edit
 
 
 class Interpreter(ConceptMethods):

@@ -15,7 +15,8 @@ from ..concepts import AUTOENCODER
 from ..errors import APIError
 from ..flows import RESIDUAL
 from . import checks
-from .edit import Edit, forward_from
+from ..backbones import forward_from
+from .edit import Edit
 from .invariances import InvarianceMethods
 
 UNSUPERVISED = "@unsupervised"

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from ..backbones import resolve_layer
 from ..errors import APIError
 
 
@@ -40,12 +38,3 @@ class Edit:
     def __repr__(self) -> str:
         images = tuple(self._images.shape) if self._images is not None else None
         return f"Edit(images={images}, logits={tuple(self.logits.shape)})"
-
-
-def forward_from(model: nn.Module, layer: str, x: torch.Tensor, z_star: torch.Tensor) -> torch.Tensor:
-    """Psi_l(z*): the model's output when layer l's output is replaced by z* (hook removed in finally)."""
-    handle = resolve_layer(model, layer).register_forward_hook(lambda _m, _i, out: z_star.view_as(out))
-    try:
-        return model(x)
-    finally:
-        handle.remove()
