@@ -131,7 +131,10 @@ class Run:
     def autoencoder(self) -> nn.Module:
         from hydra.utils import instantiate
 
-        return self.load_module("autoencoder", instantiate)
+        from .autoencoder import check_first_stage
+
+        # members only: the stage ran encode and decode before it saved the weights
+        return check_first_stage(self.load_module("autoencoder", instantiate), probe=False)
 
 
 # the config sections each stage is trained with (iin.cli.train names the stages a command trains)

@@ -1,5 +1,9 @@
-"""First-stage autoencoder (E, D) with a diagonal-Gaussian posterior."""
+"""First stage (E, D): the toolkit's residual VAE, its diagonal-Gaussian posterior, the protocol any first stage
+satisfies, and the optional patch discriminator."""
 from .discriminator import PatchDiscriminator, hinge_d_loss
-from .vae import VAE, DiagonalGaussian
+from .posterior import DiagonalGaussian, kl_standard_normal
+from .protocol import FirstStage, check_first_stage
+from .vae import VAE
 
-__all__ = ["VAE", "DiagonalGaussian", "PatchDiscriminator", "hinge_d_loss"]
+__all__ = ["VAE", "DiagonalGaussian", "FirstStage", "PatchDiscriminator", "check_first_stage", "hinge_d_loss",
+           "kl_standard_normal"]

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
+from torch import nn
 
-from ..autoencoder import PatchDiscriminator, VAE, hinge_d_loss
+from ..autoencoder import PatchDiscriminator, hinge_d_loss
 from ..losses import vae_loss
 
 
 class AutoencoderModule(pl.LightningModule):
-    def __init__(self, vae: VAE, beta: float = 0.1, lr: float = 1e-3,
+    """Trains any first stage that follows the protocol (iin.autoencoder.protocol), the toolkit's VAE included."""
+
+    def __init__(self, vae: nn.Module, beta: float = 0.1, lr: float = 1e-3,
                  discriminator: PatchDiscriminator | None = None, disc_weight: float = 0.1):
         super().__init__()
         self.vae, self.beta, self.lr = vae, beta, lr
