@@ -9,7 +9,7 @@ import torch
 from omegaconf import DictConfig
 
 from ..data import FactorDataset, dataset_from_config, palette
-from ..metrics import readouts
+from ..metrics.readouts import data_readouts
 from ..run import Run
 
 
@@ -59,8 +59,9 @@ class EvalContext:
         return palette(opts["n_colors"]) if "n_colors" in opts else None
 
     def readouts(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Ground-truth readouts of images: the oracle's prediction under the dataset's label name, and the colour."""
-        return readouts(images, self.oracle, self.palette, self.test.label)
+        """Ground-truth readouts of images: the oracle's prediction under the dataset's label name, the colour,
+        and whatever else the dataset supports (iin.metrics.readouts.data_readouts)."""
+        return data_readouts(images, self.oracle, self.cfg.data, self.test.label)
 
     @property
     def has_oracle(self) -> bool:
