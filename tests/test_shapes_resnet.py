@@ -68,3 +68,29 @@ def test_data_readouts_cover_every_shapes_factor_but_rotation(test_split):
     colormnist_like = data_readouts(ds.images[:5], _TrueShape(ds), {"name": "colormnist", "options": {"n_colors": 8}},
                                     "shape")
     assert sorted(colormnist_like) == ["color", "shape"]
+
+
+def test_center_baseline_peaks_at_the_centre_and_knows_nothing_of_the_image():
+    from iin.attribution.evaluate import center_maps
+
+    x = torch.rand(2, 3, 64, 64)
+    maps = center_maps(x)
+    assert maps.shape == (2, 1, 64, 64) and torch.equal(maps[0], maps[1])
+    peak = maps[0, 0].flatten().argmax().item()
+    assert (peak // 64, peak % 64) in {(31, 31), (31, 32), (32, 31), (32, 32)}
+    assert torch.allclose(maps, maps.flip(-1)) and torch.allclose(maps, maps.flip(-2))
+
+
+def test_pointing_game_uses_a_disc_of_fractional_tolerance():
+    """TorchRay's 15 px at 224 px scaled to 64 px: a peak 4 px from the mask hits, 5 px misses."""
+    from iin.attribution.evaluate import pointing_game
+
+    masks = torch.zeros(3, 1, 64, 64)
+    masks[:, :, 30:34, 30:34] = 1
+    maps = torch.zeros(3, 1, 64, 64)
+    maps[0, 0, 37, 31] = 1  # 4 px below the mask
+    maps[1, 0, 38, 31] = 1  # 5 px below
+    maps[2, 0, 36, 36] = 1  # (3, 3) diagonal: 4.24 px, a hit at 4.29 px and a miss at 4 px
+    tol = 15 * 64 / 224
+    assert pointing_game(maps, masks, tol).tolist() == [True, False, True]
+    assert pointing_game(maps, masks, 4.0).tolist() == [True, False, False]
