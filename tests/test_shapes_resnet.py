@@ -94,3 +94,69 @@ def test_pointing_game_uses_a_disc_of_fractional_tolerance():
     tol = 15 * 64 / 224
     assert pointing_game(maps, masks, tol).tolist() == [True, False, True]
     assert pointing_game(maps, masks, 4.0).tolist() == [True, False, False]
+
+
+LAYERS = ["layer1", "layer2", "layer3", "layer4", "avgpool", "fc", "@image", "@label"]
+FACTORS = ["color", "scale", "shape", "x", "y"]
+# shapes_resnet shrunk to seconds of work per stage: 32 px, 256 images, a few steps each.
+SHRUNK = ["data.options.size=32", "+data.options.n=256", "data.batch_size=64", "classifier.epochs=1",
+          "oracle.epochs=1", "autoencoder.epochs=1", "autoencoder.net.width=8", "autoencoder.net.z_dim=16",
+          "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "trainer.enable_progress_bar=false",
+          "invariance.steps=3", "invariance.batch_size=32", "invariance.workers=1", "invariance.flow.depth=2",
+          "invariance.flow.width=32", "invariance.flow.embed_dim=16", "invariance.flow.embed_width=32",
+          "invariance.flow.conv_width=16", "concepts.steps=3", "concepts.batch_size=32", "concepts.estimate.pairs=200",
+          "concepts.flow.depth=2", "concepts.flow.width=32"]
+FAST = {"invariance_images": 8, "samples": 2, "chunk": 8, "concept_images": 12, "attack_images": 4,
+        "frechet_samples": 16, "attribution": {
+            "n_images": 2, "n_sanity": 1, "n_steps": 4,
+            "methods": {"RISE": {"n_masks": 20}, "LIME": {"n_samples": 20}, "Anchors": {"max_samples": 100},
+                        "ActivationMaximization": {"steps": 2, "attribute_steps": 2}, "DeepDream": {"steps": 1}}}}
+
+
+def test_shapes_resnet_config_composes():
+    from conftest import make_config
+
+    cfg = make_config(["experiment=shapes_resnet"])
+    assert cfg.backbone.name == "resnet18" and cfg.backbone.weights is None and cfg.data.options.size == 64
+    assert list(cfg.invariance.layers) == LAYERS and list(cfg.concepts.targets) == ["avgpool"]
+    assert list(cfg.concepts.factors) == ["shape", "color", "x", "y"]
+    assert abs(cfg.eval.attribution.pointing_tolerance - 15 * 64 / 224) < 0.01
+
+
+@pytest.mark.slow
+def test_shrunken_shapes_resnet_end_to_end(tmp_path):
+    """train + evaluate: invariance and preservation for every factor with a readout at every layer, and the
+    attribution section with its centre baseline, in metrics.json."""
+    import json
+
+    from omegaconf import open_dict
+
+    from iin.cli import evaluate, train
+    from conftest import make_config
+
+    train(make_config(["experiment=shapes_resnet", f"paths.output_dir={tmp_path}", *SHRUNK]))
+    run_dir = tmp_path / "shapes_resnet"
+    cfg = make_config([f"run_dir={run_dir}"], name="evaluate")
+    with open_dict(cfg):
+        cfg.eval.merge_with(FAST)
+    evaluate(cfg)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["missing"] == []
+    for layer in LAYERS:
+        m = metrics["invariances"][layer]
+        assert sorted(m["invariance"]) == FACTORS and sorted(m["preservation"]) == FACTORS, layer
+        assert all(0 <= v <= 1 for v in m["preservation"].values())
+    assert sorted(metrics["autoencoder"]["preservation"]) == FACTORS
+    assert metrics["autoencoder"]["position_within_2px"] >= 0
+    assert {"pointing_game", "deletion_auc"} <= set(metrics["attribution"]["center"])
+    assert set(metrics["concepts"]["avgpool"]["swap"]) <= {"shape", "color", "x", "y"}
+    assert (run_dir / "figures" / "invariances_profile.png").is_file()
+
+
+def test_centroid_distance_measures_shifts_in_pixels():
+    from iin.metrics.readouts import centroid_distance
+
+    ds = shapes("test", n=20, size=64, seed=1)
+    shifted = torch.roll(ds.images, shifts=(3, 4), dims=(-2, -1))  # 3 px down, 4 px right: 5 px
+    assert torch.allclose(centroid_distance(ds.images, shifted), torch.full((20,), 5.0), atol=1e-4)
+    assert centroid_distance(ds.images, ds.images).abs().max() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..metrics import predict
+from ..metrics.readouts import centroid_distance
 from .context import EvalContext
 
 
@@ -25,4 +26,6 @@ def autoencoder_metrics(ctx: EvalContext) -> dict:
     if ctx.has_oracle:
         before, after = ctx.readouts(x), ctx.readouts(recon)
         out["preservation"] = {f: (before[f] == after[f]).float().mean().item() for f in before}
+    if ctx.cfg.data.get("name") == "shapes":  # single objects on black: the centroid is the position
+        out["position_within_2px"] = (centroid_distance(recon, x) <= 2).float().mean().item()
     return out

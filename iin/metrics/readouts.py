@@ -41,6 +41,12 @@ def centroid(images: torch.Tensor) -> torch.Tensor:
     return torch.stack([(mask.sum(1) * xs).sum(1) / area, (mask.sum(2) * ys).sum(1) / area], dim=1)
 
 
+def centroid_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Distance in pixels (B,) between the bright-mask centroids of images a and b (e.g. an image and its
+    reconstruction): position error without rounding to factor levels."""
+    return (centroid(a) - centroid(b)).norm(dim=1)
+
+
 def position_readout(images: torch.Tensor) -> dict[str, torch.Tensor]:
     """{'x', 'y'}: the nearest shapes position level (B,) to the bright mask's centroid."""
     levels = positions(images.shape[-1]).to(images)
