@@ -27,18 +27,20 @@ def profile_plot(ctx: EvalContext, metrics: dict) -> None:
     """Invariance of each factor against depth, with the @image and @label calibration levels."""
     layers = [l for l in metrics if not l.startswith("@")]
     factors = list(next(iter(metrics.values()))["invariance"])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
     for i, f in enumerate(factors):
         color = f"C{i}"
         ax.plot(layers, [metrics[l]["invariance"][f] for l in layers], "o-", color=color, label=f)
         for calib, style in (("@image", ":"), ("@label", "--")):
             if calib in metrics:
-                ax.axhline(metrics[calib]["invariance"][f], color=color, ls=style, lw=1,
-                           label=f"{f} at {calib}")
+                ax.axhline(metrics[calib]["invariance"][f], color=color, ls=style, lw=1)
+    for calib, style in (("@image", ":"), ("@label", "--")):  # one legend entry per calibration, not per factor
+        if calib in metrics:
+            ax.plot([], [], ls=style, color="grey", lw=1, label=f"at {calib}")
     ax.set_ylabel("invariance (1 = ignored)")
     ax.set_xlabel("layer (input -> output)")
     ax.set_ylim(-0.05, 1.15)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: lines reach both ends
     fig.tight_layout()
     fig.savefig(ctx.figures / "invariances_profile.png", dpi=120)
     plt.close(fig)
