@@ -177,7 +177,8 @@ class Interpreter:
             images = self.autoencoder.decode(z_star)
             return Edit(images, self.logits(images))
         logits = forward_from(self.classifier, base, x, z_star)
-        images = self.decode(z_star, base, self.invariances(x, base)) if base in self.layers else None
+        shaped = z_star.view(len(z_star), *self.cinn(base).cond_shape) if base in self.layers else None  # T is flat
+        images = self.decode(shaped, base, self.invariances(x, base)) if base in self.layers else None
         return Edit(images, logits)
 
     def _edited(self, x: torch.Tensor, target: str, factor: str, values: torch.Tensor,

@@ -160,3 +160,8 @@ def test_centroid_distance_measures_shifts_in_pixels():
     shifted = torch.roll(ds.images, shifts=(3, 4), dims=(-2, -1))  # 3 px down, 4 px right: 5 px
     assert torch.allclose(centroid_distance(ds.images, shifted), torch.full((20,), 5.0), atol=1e-4)
     assert centroid_distance(ds.images, ds.images).abs().max() == 0
+
+
+def test_data_readouts_without_an_oracle_keep_what_needs_none(test_split):
+    got = data_readouts(test_split.images[:5], None, {"name": "shapes", "options": {"n_colors": 8}}, "shape")
+    assert sorted(got) == ["color", "x", "y"]

@@ -69,24 +69,27 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> to
     return torch.cat([forward(chunk).argmax(1) for chunk in images.split(batch_size)])
 
 
-def readouts(images: torch.Tensor, oracle: nn.Module, palette: torch.Tensor | None,
+def readouts(images: torch.Tensor, oracle: nn.Module | None, palette: torch.Tensor | None,
              label: str = "digit") -> dict[str, torch.Tensor]:
-    """{label: oracle prediction, 'color': analytic colour index (when a palette is known)} per image.
+    """{label: oracle prediction (when an oracle is given), 'color': analytic colour index (when a palette is
+    known)} per image.
 
     `label` names the factor the oracle was trained on (the dataset's label: `digit`, `shape`, ...).
     """
-    out = {label: predict(oracle, images)}
+    out = {} if oracle is None else {label: predict(oracle, images)}
     if palette is not None:
         out["color"] = color_readout(images, palette)
     return out
 
 
-def data_readouts(images: torch.Tensor, oracle: nn.Module, data: Mapping[str, Any], label: str) -> dict[str, torch.Tensor]:
-    """Every readout the dataset `data` (a `data` config: name, options) supports: the oracle's label and
-    the colour (a palette is known), and on shapes also x, y and scale (rotation has none, see above)."""
+def data_readouts(images: torch.Tensor, oracle: nn.Module | None, data: Mapping[str, Any],
+                  label: str) -> dict[str, torch.Tensor]:
+    """Every readout the dataset `data` (a `data` config: name, options) supports: the oracle's label (an oracle
+    is given), the colour (a palette is known), and on shapes x, y and scale (scale needs the oracle's shape)."""
     opts = data.get("options") or {}
     out = readouts(images, oracle, make_palette(opts["n_colors"]) if "n_colors" in opts else None, label)
     if data.get("name") == "shapes":
         out.update(position_readout(images))
-        out["scale"] = scale_readout(images, out[label])
+        if label in out:
+            out["scale"] = scale_readout(images, out[label])
     return out
