@@ -58,8 +58,10 @@ def ensure_run(run_dir: str | None, backbone: str | None, size: int | None = Non
 
     out = tempfile.mkdtemp()
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        sized = [f"data.options.size={size or (64 if backbone == 'resnet18' else 32)}"]  # a power of two (the VAE)
-        cfg = compose("train", [f"paths.output_dir={out}", *QUICK, *BACKBONES[backbone or "tiny_cnn"], *sized])
+        backbone = backbone or "tiny_cnn"
+        sized = [f"data.options.size={size or (64 if backbone == 'resnet18' else 32)}",  # a power of two (the VAE)
+                 f"experiment_name=bench_{backbone}"]
+        cfg = compose("train", [f"paths.output_dir={out}", *QUICK, *BACKBONES[backbone], *sized])
     return train(cfg)
 
 
