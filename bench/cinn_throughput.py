@@ -1,7 +1,8 @@
 """Training throughput of an InvarianceCINN: cached features versus recomputing the frozen nets every step.
 
 python bench/cinn_throughput.py [--run-dir outputs/colormnist] [--layers block1 penultimate] [--steps 60]
-python bench/cinn_throughput.py --backbone resnet18   # a torchvision backbone at 64x64 (layers layer2, avgpool)
+python bench/cinn_throughput.py --backbone resnet18 [--size 128]   # torchvision resnet18 on shapes at 64 (or 128) px,
+                                                                    # layers layer2 and avgpool
 Prints JSON per layer: samples per second in both modes (same model, same run) and their ratio.
 The ratio is (flow + frozen nets) / flow: it depends on the layer (recompute mode runs the backbone up to
 the layer and the encoder) and on how costly the frozen nets are next to the flow.
@@ -44,10 +45,10 @@ def samples_per_second(module: InvarianceModule, loader, steps: int) -> float:
 # so the classifier and autoencoder train for a couple of batches only; the flow keeps its default settings.
 QUICK = ["stages=[classifier,autoencoder]", "logger=csv", "classifier.epochs=1", "autoencoder.epochs=1",
          "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "trainer.enable_progress_bar=false"]
-BACKBONES = {"tiny_cnn": [], "resnet18": ["backbone=resnet18", "data.options.size=64", "+data.options.n=1024"]}
+BACKBONES = {"tiny_cnn": [], "resnet18": ["backbone=resnet18", "data=shapes", "+data.options.n=1024"]}
 
 
-def ensure_run(run_dir: str | None, backbone: str | None) -> Run:
+def ensure_run(run_dir: str | None, backbone: str | None, size: int | None = None) -> Run:
     if backbone is None and run_dir and Run(run_dir).has("autoencoder"):
         return Run(run_dir)
     from hydra import compose, initialize_config_dir
@@ -57,7 +58,10 @@ def ensure_run(run_dir: str | None, backbone: str | None) -> Run:
 
     out = tempfile.mkdtemp()
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", [f"paths.output_dir={out}", *QUICK, *BACKBONES[backbone or "tiny_cnn"]])
+        backbone = backbone or "tiny_cnn"
+        sized = [f"data.options.size={size or (64 if backbone == 'resnet18' else 32)}",  # a power of two (the VAE)
+                 f"experiment_name=bench_{backbone}"]
+        cfg = compose("train", [f"paths.output_dir={out}", *QUICK, *BACKBONES[backbone], *sized])
     return train(cfg)
 
 
@@ -80,18 +84,19 @@ def main() -> None:
     p.add_argument("--run-dir", default="outputs/colormnist")
     p.add_argument("--backbone", choices=sorted(BACKBONES), default=None,
                    help="measure on a fresh quick run with this backbone instead of --run-dir")
+    p.add_argument("--size", type=int, default=None, help="image size of the fresh run (default 64 for resnet18)")
     p.add_argument("--layers", nargs="+", default=None, help="default: block1 penultimate (layer2 avgpool for resnet18)")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=128)
     args = p.parse_args()
     torch.manual_seed(0)
-    run = ensure_run(args.run_dir, args.backbone)
+    run = ensure_run(args.run_dir, args.backbone, args.size)
     args.layers = args.layers or (["layer2", "avgpool"] if args.backbone == "resnet18" else ["block1", "penultimate"])
     cfg = run.config
     ds = dataset_from_config(cfg.data, "train")
     cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", args.layers, ds)
     result = {"run_dir": str(run.root), "backbone": cfg.backbone.get("name", "custom"),
-              "image_size": cfg.data.options.size, "flow": plain(cfg.invariance.flow),
+              "image_size": cfg.data.options.get("size"), "flow": plain(cfg.invariance.flow),
               "steps": args.steps, "batch_size": args.batch_size,
               "torch_threads": torch.get_num_threads()}
     for layer in args.layers:

@@ -7,6 +7,7 @@ ends of the ellipse's axes, the triangle's vertices plus its centre.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 
@@ -36,12 +37,32 @@ def _inside(shape: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Te
     return torch.where(s == 0, square, torch.where(s == 1, ellipse, tri))
 
 
+def radii(size: int) -> torch.Tensor:
+    """Object radius in pixels per scale level (N_SCALES,)."""
+    return size * (0.14 + 0.05 * torch.arange(N_SCALES, dtype=torch.float32))
+
+
+def positions(size: int) -> torch.Tensor:
+    """Pixel coordinate of the object's centre per x (or y) level (N_POSITIONS,); the same for every scale."""
+    margin = 1.15 * radii(size)[-1] + 1  # square corners reach 0.8 * sqrt(2) radii from the centre
+    return margin + (size - 2 * margin) / (N_POSITIONS - 1) * torch.arange(N_POSITIONS, dtype=torch.float32)
+
+
 def _factor_values(factors: dict[str, torch.Tensor], size: int) -> tuple[torch.Tensor, ...]:
-    radius = size * (0.14 + 0.05 * factors["scale"].float())  # pixels
+    radius = radii(size)[factors["scale"]]  # pixels
     theta = factors["rotation"].float() * (2 * math.pi / N_ROTATIONS / 3)  # up to 120 degrees
-    margin = 1.15 * radius.max() + 1  # square corners reach 0.8 * sqrt(2) radii from the centre
-    step = (size - 2 * margin) / (N_POSITIONS - 1)
-    return radius, theta, margin + step * factors["x"].float(), margin + step * factors["y"].float()
+    centre = positions(size)
+    return radius, theta, centre[factors["x"]], centre[factors["y"]]
+
+
+@lru_cache(maxsize=8)
+def mask_areas(size: int) -> torch.Tensor:
+    """Object area in pixels per (shape, scale) level (3, N_SCALES), drawn unrotated at the centre."""
+    shape, scale = torch.meshgrid(torch.arange(len(SHAPES)), torch.arange(N_SCALES), indexing="ij")
+    zeros = torch.zeros(shape.numel(), dtype=torch.long)
+    factors = {"shape": shape.flatten(), "scale": scale.flatten(), "rotation": zeros, "x": zeros + N_POSITIONS // 2,
+               "y": zeros + N_POSITIONS // 2, "color": zeros}
+    return render(factors, size, 1)[1].flatten(1).sum(1).float().view(len(SHAPES), N_SCALES)
 
 
 def render(factors: dict[str, torch.Tensor], size: int, n_colors: int) -> tuple[torch.Tensor, ...]:

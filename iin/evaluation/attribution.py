@@ -1,4 +1,4 @@
-"""Section `attribution`: every baseline method on a seeded test subset, against random and edge maps."""
+"""Section `attribution`: every baseline method on a seeded test subset, against random, centre and edge maps."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..attribution import METHODS
 from ..data import gather, seeded_indices
-from ..attribution.evaluate import (auc, cascading_randomization, confidence_interval, edge_maps,
+from ..attribution.evaluate import (auc, cascading_randomization, center_maps, confidence_interval, edge_maps,
                                     perturbation_curves, pointing_game, random_maps)
 from .attribution_figures import save_figures
 from .context import EvalContext
@@ -109,7 +109,7 @@ def notes(results: dict) -> str:
 
 def attribution_metrics(ctx: EvalContext) -> dict:
     """{Method: {deletion_auc, insertion_auc, pointing_game, sanity_spearman, seconds_per_image, ...}, random, edge,
-    notes} on a seeded test subset; figures go to the staging folder."""
+    center, notes} on a seeded test subset; figures go to the staging folder."""
     opts, model = settings(ctx), ctx.classifier
     seed = opts["seed"]
     items = gather(ctx.test, seeded_indices(len(ctx.test), min(opts["n_images"], len(ctx.test)), seed))
@@ -129,7 +129,7 @@ def attribution_metrics(ctx: EvalContext) -> dict:
         all_maps[name] = maps
         scalars = {k: v for k, v in results[name].items() if not isinstance(v, (list, dict))}
         log.info("attribution %s: %s", name, scalars)
-    for name, maps in (("random", random_maps(x, seed)), ("edge", edge_maps(x))):
+    for name, maps in (("random", random_maps(x, seed)), ("center", center_maps(x)), ("edge", edge_maps(x))):
         results[name] = map_metrics(model, x, masks, target, maps, opts)
     results["notes"] = notes(results)
     save_figures(ctx, x, all_maps, opts, curves)

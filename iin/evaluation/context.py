@@ -13,7 +13,7 @@ import torch
 from omegaconf import DictConfig
 
 from ..data import dataset_from_config, gather, iter_batches, palette, seeded_indices
-from ..metrics import readouts
+from ..metrics.readouts import data_readouts
 from ..run import Run
 
 
@@ -100,12 +100,13 @@ class EvalContext:
 
     def readouts(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Ground-truth readouts of images: the oracle's prediction under the label's name (when an oracle is
-        trained) and the analytic colour (when the data has a palette)."""
-        return readouts(images, self.oracle if self.has_oracle else None, self.palette, self.label)
+        trained), the colour (when the data has a palette), and whatever else the dataset supports
+        (iin.metrics.readouts.data_readouts)."""
+        return data_readouts(images, self.oracle if self.has_oracle else None, self.cfg.data, self.label)
 
     @property
     def has_readouts(self) -> bool:
-        return self.has_oracle or self.palette is not None
+        return self.has_oracle or self.palette is not None or self.cfg.data.get("name") == "shapes"
 
     def oracle_command(self) -> str:
         return f"python train.py stages=[oracle] run_dir={self.run.root}"

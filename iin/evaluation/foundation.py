@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..inference import fast
+from ..metrics.readouts import centroid_distance
 from .context import EvalContext
 
 
@@ -31,7 +32,7 @@ def oracle_metrics(ctx: EvalContext) -> dict:
 
 @torch.no_grad()
 def autoencoder_metrics(ctx: EvalContext) -> dict:
-    sq_err, pixels, kept, n = 0.0, 0, {}, 0
+    sq_err, pixels, kept, n, near = 0.0, 0, {}, 0, 0
     for batch in ctx.batches():
         x = batch["image"]
         recon = ctx.autoencoder(x)
@@ -39,9 +40,13 @@ def autoencoder_metrics(ctx: EvalContext) -> dict:
         before, after = ctx.readouts(x), ctx.readouts(recon)
         for f in before:
             kept[f] = kept.get(f, 0) + int((before[f] == after[f]).sum())
+        if ctx.cfg.data.get("name") == "shapes":  # single objects on black: the centroid is the position
+            near += int((centroid_distance(recon, x) <= 2).sum())
     out = {"recon_mse": sq_err / pixels}
     if kept:
         out["preservation"] = {f: k / n for f, k in kept.items()}
+    if ctx.cfg.data.get("name") == "shapes":
+        out["position_within_2px"] = near / n
     if not ctx.has_oracle:
         ctx.report_missing("autoencoder", [f"preservation.{ctx.label}"], "oracle", ctx.oracle_command())
     return out

@@ -95,7 +95,8 @@ class ConceptMethods(InvarianceMethods):
             why = (f"{method}: target {target!r} edits layer {base!r}, which has no trained invariance cINN to draw "
                    f"it, so this edit has logits but no images; train it (invariance.layers) or use '{AUTOENCODER}'")
             return Edit(None, logits, lead, no_images=why)
-        return Edit(self.decode(z_star, base, self._invariances(x, base, None)), logits, lead)
+        shaped = z_star.view(len(z_star), *self.cinn(base).cond_shape)  # T works on flat codes: (B, D) -> layer shape
+        return Edit(self.decode(shaped, base, self._invariances(x, base, None)), logits, lead)
 
     def _edited(self, method: str, x: torch.Tensor, target: str, factor: str, values: torch.Tensor,
                 n: int | None = None, parts: dict[str, torch.Tensor] | None = None) -> Edit:
