@@ -21,4 +21,4 @@ def test_quickstart_notebook_runs(smoke_run, monkeypatch):
     client.execute()  # raises CellExecutionError, with the failing cell and its traceback, on any error
     outputs = "".join(o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs)
     assert "Edit(images=(4, 6, 3, 32, 32), logits=(4, 6, 10))" in outputs
-    assert "prediction on x" in outputs
+    assert "digit swap: predicts the donor" in outputs and "colour draws" in outputs
