@@ -61,7 +61,8 @@ def test_token_embedder_uses_the_class_token_and_the_grid():
 def test_embedder_errors_name_the_shape():
     with pytest.raises(LayerError, match=r"token features \(51, 8\) .* N = 51 is neither"):
         make_embedder((51, 8), 4, 8)
-    with pytest.raises(LayerError, match=r"flat \(D,\), spatial \(C, H, W\) or tokens \(N, D\); got shape \(2, 3, 4, 5\)"):
+    with pytest.raises(LayerError, match=r"flat \(D,\), spatial \(C, H, W\) or tokens \(N, D\); "
+                                         r"got shape \(2, 3, 4, 5\)"):
         make_embedder((2, 3, 4, 5), 4, 8)
 
 
@@ -133,7 +134,8 @@ def test_token_grid_that_does_not_fit_is_one_clear_error():
 
 def test_feature_extractor_on_vit_tokens():
     vit = tiny_vit()
-    names = ["encoder.layers.encoder_layer_0", "encoder.layers.encoder_layer_1#cls", "encoder.layers.encoder_layer_1#mean"]
+    block = "encoder.layers.encoder_layer_"
+    names = [f"{block}0", f"{block}1#cls", f"{block}1#mean"]
     feats = FeatureExtractor(vit, names)(torch.rand(2, 3, 32, 32))
     assert [f.shape for f in feats.values()] == [(2, 17, 16), (2, 16), (2, 16)]
 
