@@ -140,6 +140,7 @@ def test_tuple_output_error_names_the_choices():
     with pytest.raises(LayerError, match=r"^layer 'pair' outputs a tuple of 2 tensors; pick one: "
                                          r"pair:0 \(B, 16, 8, 8\), pair:1 \(B, 10\)$"):
         FeatureExtractor(StructuredNet("tuple"), ["pair"])(torch.rand(2, 3, 8, 8))
+    assert FeatureExtractor(StructuredNet("tuple"), ["pair:-1"])(torch.rand(2, 3, 8, 8))["pair:-1"].shape == (2, 10)
 
 
 @pytest.mark.parametrize("kind", list(ELEMENTS))

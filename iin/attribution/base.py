@@ -63,9 +63,9 @@ def as_map(a: torch.Tensor, layer: Tap, method: str) -> torch.Tensor:
     if a.dim() != 3:
         return a
     try:
-        return tokens_to_grid(a, f"layer {layer.name!r} outputs tokens")
+        return tokens_to_grid(a, f"the tokens of layer {layer.name!r}")
     except LayerError as err:
-        raise AttributionError(f"{method} needs a spatial map, and {err}; choose a layer with a patch grid") from None
+        raise AttributionError(f"{method} needs a spatial map, but {err}; choose a layer with a patch grid") from None
 
 
 def upsample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -59,8 +59,8 @@ def _choose(out: Any, name: str, where: str) -> Any:
     items = elements(out)
     if name in items:
         return items[name]
-    if _is_namedtuple(out) and name.lstrip("-").isdigit() and -len(out) <= int(name) < len(out):
-        return out[int(name)]
+    if isinstance(out, (tuple, list)) and name.lstrip("-").isdigit() and -len(out) <= int(name) < len(out):
+        return out[int(name)]  # negative indices, and indices into namedtuples
     options = ", ".join(choices(out, where)) or "none"
     raise LayerError(f"layer {where!r} has no element {name!r}; pick one of: {options}")
 
