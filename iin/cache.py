@@ -57,10 +57,20 @@ class ShardedArray:
         for s in np.unique(shard_of):
             sel = np.flatnonzero(shard_of == s)
             rows = idx.numpy()[sel] - s * self.rows
-            data = np.load(_shard(self.folder, int(s)), mmap_mode="r")
-            out[sel] = data[rows]  # a copy: the mapping is dropped when `data` goes out of scope
-            del data
+            out[sel] = self._rows(int(s), rows)
         return torch.from_numpy(out)
+
+    def _rows(self, s: int, rows: np.ndarray) -> np.ndarray:
+        """Rows of shard s, copied out of a short-lived memory map (never unpickled)."""
+        path = _shard(self.folder, s)
+        try:
+            data = np.load(path, mmap_mode="r", allow_pickle=False)
+            if data.shape[1:] != self.shape or data.dtype != np.dtype(self.dtype):
+                raise ValueError(f"holds {data.dtype} rows of shape {data.shape[1:]}, not {self.dtype} {self.shape}")
+            return np.asarray(data[rows])
+        except (ValueError, OSError, IndexError) as err:
+            raise DataError(f"feature cache shard {path} is corrupt ({err}); delete {self.folder.parent.parent} "
+                            f"and rerun: the cache is rebuilt") from None
 
     def chunks(self, size: int = 4096) -> Iterator[torch.Tensor]:
         """All rows in order, `size` at a time (statistics over the split with bounded memory)."""

@@ -153,17 +153,11 @@ def check_layers(cfg: DictConfig, data) -> None:
                           f"expects {expected}; choose matching data (data.channels) or backbone.in_channels")
     for key, name in names:
         try:
-            resolve_layer(net, re.split(r"[:#]", name)[0])  # the module part; selectors are the backbone's
+            resolve_layer(net, re.split(r"[:#]", name)[0])  # the module part: a clear list of the valid names
+            with torch.no_grad():
+                FeatureExtractor(net, [name])(image)  # the tapped value: element selectors and token reductions
         except LayerError as err:
             raise type(err)(f"{key}: {err}") from None
-    whole = [name for _, name in names if not re.search(r"[:#]", name)]
-    if whole:
-        with torch.no_grad():
-            outputs = FeatureExtractor(net, list(dict.fromkeys(whole)))(image)
-        for key, name in names:
-            if name in outputs and not isinstance(outputs[name], torch.Tensor):
-                raise LayerError(f"{key}: layer {name!r} outputs a {type(outputs[name]).__name__}, not a tensor; "
-                                 f"choose one element, e.g. {name}:0")
 
 
 def validate_train(cfg: DictConfig) -> None:
@@ -191,6 +185,8 @@ def check_upstream(run: Run) -> None:
         stage = path.relative_to(run.root).with_suffix("").as_posix()
         for up, digest in (load_state(path).get("upstream") or {}).items():
             if up not in digests:
+                if run.has(up):
+                    load_state(run.checkpoint(up))  # a corrupt upstream checkpoint says so first
                 digests[up] = file_digest(run.checkpoint(up)) if run.has(up) else ""
             if digests[up] and digests[up] != digest:
                 raise CheckpointError(f"{path} was trained on another {run.checkpoint(up).name} than the one in "

@@ -58,7 +58,7 @@ def _small_run(tmp_path, *overrides):
 
 def test_channel_mismatch_is_a_clear_error(tmp_path):
     cfg = _small_run(tmp_path, "data=mnist5k", "backbone.in_channels=3", "stages=[classifier]")
-    with pytest.raises(ValueError, match=r"images have 1 channel\(s\) but the backbone tiny_cnn expects 3"):
+    with pytest.raises(ValueError, match=r"images of data mnist5k have 1 channel\(s\) but the backbone expects 3"):
         train(cfg)
 
 
@@ -133,7 +133,7 @@ def test_shapes_readouts_and_concepts_use_the_shape_factor(tmp_path):
                      "concepts.factors=[shape,color]")
     metrics = run_evaluate(train(cfg).root)
     assert "shape_accuracy" in metrics["oracle"]
-    assert set(metrics["invariances"]["penultimate"]["preservation"]) == {"shape", "color"}
+    assert set(metrics["invariances"]["penultimate"]["preservation"]) == {"shape", "color", "x", "y", "scale"}
     concept = metrics["concepts"]["@autoencoder"]
     assert set(concept["swap"]) == {"shape", "color"} and "model_response_reference" in concept
     assert concept["model_response_reference"] == {}  # repainting is defined for colormnist only
