@@ -87,10 +87,11 @@ def main() -> None:
     ex.warm()
     calls, setup = interactions(ex)
     out = {"run": {"dir": str(run_dir), "kind": kind, **setup}, "calls": args.calls, "cpus": os.cpu_count(),
-           "threads": {}, "targets_s": TARGETS}
+           "load_average_1min": {"start": round(os.getloadavg()[0], 2)}, "threads": {}, "targets_s": TARGETS}
     for threads in args.threads:
         torch.set_num_threads(threads)
         out["threads"][str(threads)] = {mode: timed(fn, args.calls) for mode, fn in calls.items()}
+    out["load_average_1min"]["end"] = round(os.getloadavg()[0], 2)  # other work on the machine skews the times
     out["within_targets"] = {str(t): {m: res[m]["median_s"] <= budget for m, budget in TARGETS.items() if m in res}
                              for t, res in out["threads"].items()}
     print(json.dumps(out, indent=2))

@@ -287,6 +287,19 @@ def test_missing_stages_name_the_command(run_dir, tmp_path):
     assert "stages=[autoencoder]" in explorer.missing("concepts") and explorer.missing("attribution") is None
 
 
+def test_batched_handlers_draw_what_the_interpreter_draws(run_dir):
+    explorer = Explorer(run_dir)
+    interp, x = explorer.interp, torch.cat([explorer.image(0), explorer.image(1)])
+    for layer in explorer.layers:
+        both = handlers.with_reconstruction(interp, x, layer, n=3, seed=7)  # (2, 4, C, H, W)
+        torch.testing.assert_close(both[:, :3], interp.sample_invariances(x, layer, n=3, seed=7), atol=1e-5, rtol=0)
+        torch.testing.assert_close(both[:, 3], interp.reconstruct(x, layer), atol=1e-5, rtol=0)
+    rows, _ = handlers.layer_profile(interp, x[:1], n=2, seed=3, scale=1)
+    expected = torch.cat([torch.cat([x[:1], interp.sample_invariances(x[:1], layer, n=2, seed=3)[0]])
+                          for layer in explorer.layers])
+    assert np.abs(rows.astype(int) - handlers.picture(expected, nrow=3, scale=1)).max() <= 1  # uint8 rounding
+
+
 def test_uploads_are_converted_and_say_so(tmp_path):
     gray = tmp_path / "gray.png"
     digit("L", (64, 48)).save(gray)

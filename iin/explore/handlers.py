@@ -36,7 +36,8 @@ def with_reconstruction(interp: Interpreter, x: torch.Tensor, layer: str, n: int
     the ones `interp.sample_invariances(x, layer, n, seed=seed)` draws (same generator, same order).
     """
     z = interp.representation(x, layer)
-    draws = torch.randn(len(x) * n, interp.autoencoder.z_dim, generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator(device=z.device).manual_seed(seed)
+    draws = torch.randn(len(x) * n, interp.autoencoder.z_dim, generator=gen, device=z.device, dtype=z.dtype)
     v = torch.cat([draws.view(len(x), n, -1), interp.invariances(x, layer)[:, None]], 1)  # (B, n + 1, D)
     z_rep = z.repeat_interleave(n + 1, dim=0)  # (B, ...) -> (B*(n+1), ...)
     images = interp.decode(z_rep, layer, v.flatten(0, 1))  # (B*(n+1), C, H, W)
@@ -66,7 +67,7 @@ def layer_profile(interp: Interpreter, x: torch.Tensor, n: int = 4, seed: int = 
     zbar = []
     for layer in layers:
         z = interp.representation(x, layer).repeat_interleave(n, dim=0)  # (1, ...) -> (n, ...)
-        zbar.append(interp.cinn(layer).sample(z, generator=torch.Generator().manual_seed(seed)))
+        zbar.append(interp.cinn(layer).sample(z, generator=torch.Generator(device=z.device).manual_seed(seed)))
     samples = interp.autoencoder.decode(torch.cat(zbar)).view(len(layers), n, *x.shape[1:])
     rows = torch.cat([torch.cat([x, s]) for s in samples])  # (layers*(n+1), C, H, W)
     return picture(rows, nrow=n + 1, scale=scale), "rows, top to bottom: " + ", ".join(layers)
