@@ -390,10 +390,10 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys, monkeypatc
 FIRST = """
 import pathlib, sys, time
 import iin.stages as stages
-real = stages.STAGES["classifier"]
+real, gate = stages.STAGES["classifier"], pathlib.Path(sys.argv[1])
 def held(cfg, run, stage="classifier"):  # train, then keep the run (and its lock) until the test opens the gate
     real(cfg, run, stage)
-    while not pathlib.Path(sys.argv[1]).exists():
+    while not gate.exists():
         time.sleep(0.1)
 stages.STAGES["classifier"] = held
 from iin.cli import train_main
