@@ -149,8 +149,9 @@ def check_layers(cfg: DictConfig, data) -> None:
     image = data[0]["image"][None]  # (1, C, H, W)
     expected = input_channels(net)
     if expected is not None and expected != image.shape[1]:
-        raise ConfigError(f"the images of data {cfg.data.name} have {image.shape[1]} channel(s) but the backbone "
-                          f"expects {expected}; choose matching data (data.channels) or backbone.in_channels")
+        backbone = cfg.classifier.net.get("name", cfg.classifier.net.get("_target_"))
+        raise ConfigError(f"data {cfg.data.name}: the images have {image.shape[1]} channel(s) but the backbone "
+                          f"{backbone} expects {expected}; choose matching data (data.channels) or backbone.in_channels")
     for key, name in names:
         try:
             resolve_layer(net, re.split(r"[:#]", name)[0])  # the module part: a clear list of the valid names

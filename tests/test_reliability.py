@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -50,7 +50,6 @@ class Case:
     unchanged: bool = True            # the target is byte-identical afterwards
     prepare: Callable | None = None   # prepare(scratch, target) before the command
     check: Callable | None = None     # check(scratch, target) afterwards
-    env: dict = field(default_factory=dict)
 
 
 # --- preparations ----------------------------------------------------------------------------------------
@@ -396,10 +395,10 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys, monkeypatc
 FIRST = """
 import pathlib, sys, time
 import iin.stages as stages
-real = stages.STAGES["classifier"]
+real, gate = stages.STAGES["classifier"], pathlib.Path(sys.argv[1])
 def held(cfg, run, stage="classifier"):  # train, then keep the run (and its lock) until the test opens the gate
     real(cfg, run, stage)
-    while not pathlib.Path(sys.argv[1]).exists():
+    while not gate.exists():
         time.sleep(0.1)
 stages.STAGES["classifier"] = held
 from iin.cli import train_main
@@ -414,8 +413,9 @@ def test_two_concurrent_trains_the_second_stops_the_first_is_unaffected(tmp_path
     run, gate = tmp_path / "r", tmp_path / "gate"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     args = ["experiment=smoke", "stages=[classifier]", f"run_dir={run}"]
+    log = open(tmp_path / "first.log", "w")  # a file, not a pipe: nobody reads while the first runs
     first = subprocess.Popen([sys.executable, "-c", FIRST, str(gate), *args], cwd=tmp_path, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             stdout=log, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 400
         while not (run / "classifier.pt").exists() and first.poll() is None and time.time() < deadline:
@@ -425,7 +425,8 @@ def test_two_concurrent_trains_the_second_stops_the_first_is_unaffected(tmp_path
                                 capture_output=True, text=True, timeout=400)
     finally:
         gate.touch()
-    assert first.wait(timeout=400) == 0, first.stderr.read()[-3000:]
+    assert first.wait(timeout=400) == 0, (tmp_path / "first.log").read_text()[-3000:]
+    log.close()
     assert second.returncode == 2 and "Traceback" not in second.stderr
     assert second.stderr.strip().startswith("error: run directory") and "in use" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1

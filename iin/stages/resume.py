@@ -91,8 +91,8 @@ class ResumeKeeper(pl.Callback):
         return self.elapsed_before + time.perf_counter() - self.start
 
     def on_save_checkpoint(self, trainer, module, checkpoint: dict) -> None:
-        checkpoint["iin"] = {"elapsed": self.elapsed(), "config": self.config,
-                             "csv_rows": self.csv_logger.flushed_rows() if self.csv_logger else 0}
+        rows = self.csv_logger.flushed_rows() if self.csv_logger and trainer.is_global_zero else 0  # rank 0 logs
+        checkpoint["iin"] = {"elapsed": self.elapsed(), "config": self.config, "csv_rows": rows}
 
 
 def read_resume_state(last: Path, stage: str) -> dict | None:
