@@ -13,6 +13,21 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 
+class Labelled(Dataset):
+    """What every iin dataset shares: a factor table (name -> (N,) integers) and the name of its label factor."""
+
+    label: str
+    factors: dict[str, torch.Tensor]
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.factors[self.label]
+
+    @property
+    def factor_names(self) -> list[str]:
+        return list(self.factors)
+
+
 def seeded_indices(n_total: int, n: int | None, seed: int) -> torch.Tensor:
     """The first n of a seeded permutation of range(n_total) (all of it for n=None): splits may be sorted by class."""
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(int(seed)))[: n_total if n is None else n]

@@ -10,9 +10,9 @@ import logging
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 
 from ..errors import DataError, DataNotFoundError
+from .access import Labelled
 
 log = logging.getLogger("iin")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
@@ -71,7 +71,7 @@ def _class_files(folder: Path) -> tuple[list[str], list[tuple[Path, int]]]:
     return classes, files
 
 
-class ImageFolder(Dataset):
+class ImageFolder(Labelled):
     """`root/<class>/*.png` (or `root/train|test/<class>/...`), decoded lazily; label factor `class`.
 
     Without train/ and test/ sub-folders the files are split deterministically (`test_fraction`, `seed`).
@@ -104,16 +104,8 @@ class ImageFolder(Dataset):
             self.factors.update(_read_attributes(Path(attributes).expanduser(), rel))
 
     @property
-    def labels(self) -> torch.Tensor:
-        return self.factors["class"]
-
-    @property
     def num_classes(self) -> int:
         return len(self.classes)
-
-    @property
-    def factor_names(self) -> list[str]:
-        return list(self.factors)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -141,7 +133,7 @@ def imagefolder(root: str, split: str, **options) -> ImageFolder:
     return ImageFolder(root, split, **options)
 
 
-class TorchvisionDataset(Dataset):
+class TorchvisionDataset(Labelled):
     """A torchvision classification dataset at a local root, items as dicts like every iin dataset; label `label`."""
 
     label = "label"
@@ -167,16 +159,8 @@ class TorchvisionDataset(Dataset):
         self.factors = {"label": torch.as_tensor(targets, dtype=torch.long)}
 
     @property
-    def labels(self) -> torch.Tensor:
-        return self.factors["label"]
-
-    @property
     def num_classes(self) -> int:
         return len(self.base.classes)
-
-    @property
-    def factor_names(self) -> list[str]:
-        return list(self.factors)
 
     def __len__(self) -> int:
         return len(self.base)

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError, DataNotFoundError
-from .access import iter_batches
+from .access import Labelled, iter_batches
 from .folders import IMAGE_SUFFIXES, decode_image
 
 
@@ -34,7 +34,7 @@ def _index(shard: Path) -> list[tuple[str, str, int, int, bytes | None]]:
     return out
 
 
-class TarShards(Dataset):
+class TarShards(Labelled):
     """Samples of `<root>/<split>/*.tar` by index; label factor `label`, every other json key is a factor."""
 
     label = "label"
@@ -66,14 +66,6 @@ class TarShards(Dataset):
             raise DataError(f"{self.shards[0]}: the json of each sample needs a `label` key, got {names}")
         self.factors = {n: torch.tensor([int(r[n]) for r in rows], dtype=torch.long) for n in names}
         self._files: dict[int, tuple[int, object]] = {}
-
-    @property
-    def labels(self) -> torch.Tensor:
-        return self.factors["label"]
-
-    @property
-    def factor_names(self) -> list[str]:
-        return list(self.factors)
 
     def __len__(self) -> int:
         return len(self.items)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import torch
-from torch.utils.data import Dataset
+from .access import Labelled
 
 
-class FactorDataset(Dataset):
+class FactorDataset(Labelled):
     """Images (N, C, H, W) in [0, 1] with integer factors; items are dicts.
 
     Each item holds `image`, `label` (the factor named by `label`, the class a model is trained
@@ -30,14 +30,6 @@ class FactorDataset(Dataset):
         self.images, self.factors, self.label = images, factors, label
         self.masks = masks
         self.extras = extras or {}
-
-    @property
-    def factor_names(self) -> list[str]:
-        return list(self.factors)
-
-    @property
-    def labels(self) -> torch.Tensor:
-        return self.factors[self.label]
 
     @property
     def num_classes(self) -> int:
