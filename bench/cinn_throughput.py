@@ -18,9 +18,10 @@ import torch
 
 from iin.checkpoint import plain
 from iin.cli import CONFIG_DIR
-from iin.batches import CachedBatches, RecomputeBatches, batch_loader
+from iin.batches import CachedBatches, RecomputeBatches, StepBatches, batch_loader
 from iin.data import dataset_from_config
-from iin.features import FeatureCache, Representation
+from iin.features import Representation
+from iin.stages.invariances import feature_cache
 from iin.lit import InvarianceModule
 from iin.run import Run
 from iin.stages.invariances import build_cinn
@@ -28,7 +29,7 @@ from iin.stages.invariances import build_cinn
 
 def samples_per_second(module: InvarianceModule, loader, steps: int) -> float:
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4, fused=True)  # the optimiser the stages use
-    batches = (batch for _ in iter(int, 1) for batch in loader)  # endless: one epoch is only N / batch_size steps
+    batches = iter(loader)  # endless
     module.loss(next(batches))  # warm-up
     start, seen = time.perf_counter(), 0
     for _ in range(steps):
@@ -67,13 +68,14 @@ def ensure_run(run_dir: str | None, backbone: str | None, size: int | None = Non
 
 def measure(run: Run, ds, cached: dict, layer: str, args) -> dict:
     """Samples/s of one cINN trained from the cache and from the frozen nets, and their ratio."""
-    build = {"z_dim": cached["mean"].shape[1], "cond_shape": list(cached[layer].shape[1:]),
+    build = {"z_dim": cached["mean"].shape[0], "cond_shape": list(cached[layer].shape),
              **plain(run.config.invariance.flow)}  # the run's own flow settings
     module = InvarianceModule(build_cinn(build))
     rep = Representation(run.classifier(), layer, run.config.data.num_classes)
     sources = {"cached": CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached[layer]),
-               "recompute": RecomputeBatches(ds.images, ds.labels, rep, run.autoencoder())}
-    out = {f"{mode}_samples_per_s": samples_per_second(module, batch_loader(src, args.batch_size, 0), args.steps)
+               "recompute": RecomputeBatches(ds, rep, run.autoencoder())}
+    out = {f"{mode}_samples_per_s": samples_per_second(module, batch_loader(StepBatches(src, args.batch_size, 0)),
+                                                       args.steps)
            for mode, src in sources.items()}
     out["speedup"] = out["cached_samples_per_s"] / out["recompute_samples_per_s"]
     return out
@@ -94,7 +96,7 @@ def main() -> None:
     args.layers = args.layers or (["layer2", "avgpool"] if args.backbone == "resnet18" else ["block1", "penultimate"])
     cfg = run.config
     ds = dataset_from_config(cfg.data, "train")
-    cached = FeatureCache(run, cfg.data, cfg.data.num_classes).get("train", args.layers, ds)
+    cached = feature_cache(cfg, run).get("train", args.layers, ds)
     result = {"run_dir": str(run.root), "backbone": cfg.backbone.get("name", "custom"),
               "image_size": cfg.data.options.get("size"), "flow": plain(cfg.invariance.flow),
               "steps": args.steps, "batch_size": args.batch_size,
