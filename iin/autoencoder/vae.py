@@ -75,7 +75,7 @@ class VAE(nn.Module):
     there are len(mults) - 1 downsamplings, so `size` must be divisible by 2^(len(mults) - 1)."""
 
     def __init__(self, in_channels: int = 3, size: int = 32, z_dim: int = 64, width: int = 32,
-                 mults: Sequence[int] = (1, 2, 4, 8), res_blocks: int = 1, latent_channels: int = 16,
+                 mults: Sequence[int] = (1, 2, 4, 8), res_blocks: int = 0, latent_channels: int = 128,
                  norm: str = "batch"):
         super().__init__()
         if not mults or min(mults) < 1 or res_blocks < 0 or latent_channels < 1:
