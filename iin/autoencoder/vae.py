@@ -39,7 +39,8 @@ class Encoder(nn.Module):
             layers += level(c, res_blocks, norm)
             if i + 1 < len(widths):
                 layers.append(downsample(c, widths[i + 1], norm))
-        layers += [*pre_activation(norm, widths[-1]), nn.Conv2d(widths[-1], latent_channels, 3, padding=1)]
+        # 1x1: the Linear after it mixes all positions anyway
+        layers += [*pre_activation(norm, widths[-1]), nn.Conv2d(widths[-1], latent_channels, 1)]
         self.net = nn.Sequential(*layers)
         self.fc = nn.Linear(latent_channels * side * side, 2 * z_dim)
 
@@ -56,7 +57,7 @@ class Decoder(nn.Module):
         side = check_size(size, 2 ** (len(widths) - 1))
         self.fc = nn.Linear(z_dim, latent_channels * side * side)
         layers: list[nn.Module] = [nn.Unflatten(1, (latent_channels, side, side)),  # (B, lc*s*s) -> (B, lc, s, s)
-                                   nn.Conv2d(latent_channels, widths[-1], 3, padding=1)]
+                                   nn.Conv2d(latent_channels, widths[-1], 1)]
         for i in reversed(range(len(widths))):
             layers += level(widths[i], res_blocks, norm)
             if i > 0:
@@ -75,7 +76,7 @@ class VAE(nn.Module):
     there are len(mults) - 1 downsamplings, so `size` must be divisible by 2^(len(mults) - 1)."""
 
     def __init__(self, in_channels: int = 3, size: int = 32, z_dim: int = 64, width: int = 32,
-                 mults: Sequence[int] = (1, 2, 4, 8), res_blocks: int = 1, latent_channels: int = 16,
+                 mults: Sequence[int] = (1, 2, 4, 8), res_blocks: int = 0, latent_channels: int = 128,
                  norm: str = "batch"):
         super().__init__()
         if not mults or min(mults) < 1 or res_blocks < 0 or latent_channels < 1:
