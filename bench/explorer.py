@@ -60,9 +60,9 @@ def interactions(ex: Explorer) -> dict:
         target = ex.concept_targets[0]
         factor = ex.factors(target)[0]
         for action in handlers.ACTIONS:
-            pool = ex.pool if action == "resample" else None
-            calls[f"concepts.{action}"] = lambda i, a=action, p=pool: ex.call(
-                handlers.concepts, x(i), x(i + 1), target, factor, a, 8, 1.0, i, p)
+            codes = ex.pool_codes(target, factor) if action == "resample" else None  # as the app: once
+            calls[f"concepts.{action}"] = lambda i, a=action, c=codes: ex.call(
+                handlers.concepts, x(i), x(i + 1), target, factor, a, 8, 1.0, i, c)
     return calls, {"layer": layer, "layers": ex.layers, "concept_target": ex.concept_targets[:1]}
 
 
@@ -81,11 +81,13 @@ def main() -> None:
     parser.add_argument("--run-dir", default=None)
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--modes", nargs="+", default=None, help="time only these modes (default: all)")
     args = parser.parse_args()
     run_dir, kind = pick_run(args.run_dir)
     ex = Explorer(run_dir)
     ex.warm()
     calls, setup = interactions(ex)
+    calls = {m: fn for m, fn in calls.items() if args.modes is None or m in args.modes}
     out = {"run": {"dir": str(run_dir), "kind": kind, **setup}, "calls": args.calls, "cpus": os.cpu_count(),
            "load_average_1min": {"start": round(os.getloadavg()[0], 2)}, "threads": {}, "targets_s": TARGETS}
     for threads in args.threads:

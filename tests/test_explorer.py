@@ -292,12 +292,20 @@ def test_batched_handlers_draw_what_the_interpreter_draws(run_dir):
     interp, x = explorer.interp, torch.cat([explorer.image(0), explorer.image(1)])
     for layer in explorer.layers:
         both = handlers.with_reconstruction(interp, x, layer, n=3, seed=7)  # (2, 4, C, H, W)
-        torch.testing.assert_close(both[:, :3], interp.sample_invariances(x, layer, n=3, seed=7), atol=1e-5, rtol=0)
-        torch.testing.assert_close(both[:, 3], interp.reconstruct(x, layer), atol=1e-5, rtol=0)
+        torch.testing.assert_close(both[:, :3], interp.sample_invariances(x, layer, n=3, seed=7).images, atol=1e-5,
+                                   rtol=0)
+        torch.testing.assert_close(both[:, 3], interp.reconstruct(x, layer).images, atol=1e-5, rtol=0)
     rows, _ = handlers.layer_profile(interp, x[:1], n=2, seed=3, scale=1)
-    expected = torch.cat([torch.cat([x[:1], interp.sample_invariances(x[:1], layer, n=2, seed=3)[0]])
+    expected = torch.cat([torch.cat([x[:1], interp.sample_invariances(x[:1], layer, n=2, seed=3).images[0]])
                           for layer in explorer.layers])
     assert np.abs(rows.astype(int) - handlers.picture(expected, nrow=3, scale=1)).max() <= 1  # uint8 rounding
+    target = explorer.concept_targets[0]
+    factor = explorer.factors(target)[0]
+    codes = handlers.pool_codes(interp, explorer.pool, target, factor)
+    _, chart, _ = handlers.concepts(interp, x[:1], x[1:], target, factor, "resample", n=3, seed=5, codes=codes)
+    edit = interp.resample(x[:1], factor, n=3, target=target, seed=5, pool=explorer.pool)
+    expected = handlers.logit_chart(interp.logits(x[:1])[0], edit.logits[0].mean(0), "mean over 3 resamples")
+    assert np.array_equal(chart, expected)
 
 
 def test_uploads_are_converted_and_say_so(tmp_path):

@@ -101,13 +101,20 @@ def adversarial(interp: Interpreter, x: torch.Tensor, layer: str, eps: float = 0
 ACTIONS = ("swap", "interpolate", "resample")
 
 
-def concepts(interp: Interpreter, x: torch.Tensor, donor: torch.Tensor, target: str, factor: str,
-             action: str = "swap", n: int = 8, t: float = 1.0, seed: int = 0, pool: torch.Tensor | None = None,
-             scale: int = SCALE) -> tuple[np.ndarray | None, np.ndarray, str]:
-    """Edit factor `factor` of x (swap from donor, interpolate towards it, resample from pool) and show it.
+def pool_codes(interp: Interpreter, pool: torch.Tensor, target: str, factor: str) -> torch.Tensor:
+    """The factor's codes of the pool images (N, d): what `resample` draws from (the app computes them once)."""
+    return interp.factors(pool, target)[factor]
 
-    Returns the decoded edits (None when the target has no decoder), the logits chart before/after, a text.
-    For interpolate, `t` in [0, 1] picks the step whose logits are charted; resample charts the mean logits.
+
+def concepts(interp: Interpreter, x: torch.Tensor, donor: torch.Tensor, target: str, factor: str,
+             action: str = "swap", n: int = 8, t: float = 1.0, seed: int = 0, codes: torch.Tensor | None = None,
+             scale: int = SCALE) -> tuple[np.ndarray | None, np.ndarray, str]:
+    """Edit factor `factor` of x (swap from donor, interpolate towards it, resample) and show it.
+
+    Resample draws from `codes` (`pool_codes`), as `interp.resample(x, factor, n, pool=...)` with the same seed
+    does, or from the prior N(0, I) when codes is None. Returns the decoded edits (None when the target has no
+    decoder), the logits chart before/after, and a text. For interpolate, `t` in [0, 1] picks the step whose
+    logits are charted; resample charts the mean logits.
     """
     if action == "swap":
         edit = interp.swap(x, donor, factor, target=target)
@@ -116,9 +123,13 @@ def concepts(interp: Interpreter, x: torch.Tensor, donor: torch.Tensor, target: 
         edit = interp.interpolate(x, donor, factor, steps=n, target=target)
         k = int(round(t * (n - 1)))
         after, which = edit.logits[0, k], f"at step {k + 1} of {n} (t {k / max(n - 1, 1):.2f})"  # (1, n, K)
+    elif action == "resample" and codes is None:
+        edit = interp.resample(x, factor, n=n, target=target, seed=seed)
+        after, which = edit.logits[0].mean(0), f"mean over {n} draws from the prior"  # (1, n, K)
     elif action == "resample":
-        edit = interp.resample(x, factor, n=n, target=target, seed=seed, pool=pool)
-        after, which = edit.logits[0].mean(0), f"mean over {n} resamples"  # (1, n, K)
+        draw = torch.randint(len(codes), (n,), generator=torch.Generator().manual_seed(seed))  # resample's draw
+        edit = interp.set(x.expand(n, -1, -1, -1), factor, codes[draw], target=target)  # (n, ...) edits of x
+        after, which = edit.logits.mean(0), f"mean over {n} resamples"
     else:
         raise ValueError(f"unknown concept action {action!r}; choose one of {ACTIONS}")
     before = interp.logits(x)[0]

@@ -38,6 +38,7 @@ class Explorer:
         self.settings = settings or load_settings()
         self.lock = threading.Lock()
         self._methods: dict[str, Attribution] = {}
+        self._codes: dict[tuple[str, str], torch.Tensor] = {}
 
     # what the run has ------------------------------------------------------------------------------
     def train_command(self, stages: str) -> str:
@@ -99,6 +100,16 @@ class Explorer:
     def pool(self) -> torch.Tensor:
         """The first `pool` test images: where `resample` draws factor codes from."""
         return torch.cat([self.image(i) for i in range(min(self.settings["pool"], len(self.test)))])
+
+    def pool_codes(self, target: str, factor: str) -> torch.Tensor:
+        """The factor's codes of the pool images, computed once per (target, factor) under the lock."""
+        from .handlers import pool_codes
+
+        key = (target, factor)
+        if key not in self._codes:
+            with self.lock:
+                self._codes[key] = pool_codes(self.interp, self.pool, target, factor)
+        return self._codes[key]
 
     def upload(self, path: str) -> tuple[torch.Tensor, str]:
         channels, size = self.shape

@@ -101,8 +101,8 @@ def concepts(page, tab) -> None:
 
     def fn(x, donor, tgt, f, act, k, tt, s):
         f = f if f in ex.factors(tgt) else ex.factors(tgt)[0]  # the factor radio may lag a target change
-        pool = ex.pool if act == "resample" else None
-        return ex.call(handlers.concepts, x, donor, tgt, f, act, int(k), float(tt), int(s), pool)
+        codes = ex.pool_codes(tgt, f) if act == "resample" else None
+        return ex.call(handlers.concepts, x, donor, tgt, f, act, int(k), float(tt), int(s), codes)
 
     target.change(lambda tgt: gr.Radio(ex.factors(tgt), value=ex.factors(tgt)[0]), target, factor)
     page.wire("concepts", tab, fn, [page.a, page.b, target, factor, action, n, t, seed], [edits, chart, text],
