@@ -1,0 +1,101 @@
+"""Checks of a composed config, run before any stage: a bad value fails at once, naming its key, and nothing
+is trained or written. Range rules are globs over dotted keys (keys a config lacks are skipped); the checks
+against the data, the built model and the run directory's checkpoints are in iin.validate."""
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+from typing import Any, Callable, Iterator
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
+
+from .errors import ConfigError
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def integer(lo: int, optional: bool = False) -> tuple[Callable[[Any], bool], str]:
+    return ((lambda v: (optional and v is None) or (isinstance(v, int) and not isinstance(v, bool) and v >= lo)),
+            f"an integer >= {lo}" + (" or null" if optional else ""))
+
+
+def positive(optional: bool = False) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: (optional and v is None) or (_number(v) and v > 0)), "a number > 0" + (" or null" if optional else "")
+
+
+NON_NEGATIVE = (lambda v: _number(v) and v >= 0), "a number >= 0"
+UNIT_OPEN = (lambda v: _number(v) and 0 <= v < 1), "a number in [0, 1)"
+
+RULES: list[tuple[str, tuple[Callable[[Any], bool], str]]] = [
+    ("*.epochs", integer(0)),  # 0 keeps given weights
+    ("*.steps", integer(1)),
+    ("checkpoint_every_steps", integer(1)),
+    ("*batch_size", integer(1)),
+    ("*.lr", positive()),
+    ("*.grad_clip", positive(optional=True)),
+    ("*.weight_decay", NON_NEGATIVE),
+    ("*.workers", integer(1)),
+    ("*.flow.depth", integer(1)),
+    ("*.flow.width", integer(1)),
+    ("*.flow.hidden_layers", integer(0)),
+    ("*.flow.embed_*", integer(1)),
+    ("*.flow.conv_width", integer(1)),
+    ("*.net.width", integer(1)),
+    ("*.net.depth", integer(1)),
+    ("*.net.hidden", integer(1)),
+    ("*.net.z_dim", integer(1)),
+    ("autoencoder.beta", NON_NEGATIVE),
+    ("concepts.rho", UNIT_OPEN),
+    ("concepts.noise", NON_NEGATIVE),
+    ("concepts.estimate.pairs", integer(1)),
+    ("concepts.estimate.temperature", positive()),
+    ("eval.samples", integer(1)),
+    ("eval.chunk", integer(1)),
+    ("eval.invariance_images", integer(1)),
+    ("eval.population_images", integer(2)),
+    ("eval.attack_images", integer(1)),
+    ("eval.concept_images", integer(1)),
+    ("eval.attribution.n_*", integer(1, optional=True)),  # images, sanity images, curve steps
+    ("eval.frechet_samples", integer(1)),
+    ("eval.fgsm_eps", NON_NEGATIVE),
+    ("data.num_classes", integer(2)),  # a classifier needs two classes
+    ("cache.max_gb", positive()),
+    ("cache.shard_mb", positive()),
+]
+ENUMS = {"invariance.mode": ("cached", "recompute"), "cache.dtype": ("float32", "float16"),
+         "data.options.bad_images": ("stop", "skip")}
+
+
+def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _flat(v, f"{prefix}{k}.")
+    else:
+        yield prefix[:-1], node
+
+
+def check_missing(cfg: DictConfig, skip: tuple[str, ...] = ()) -> None:
+    """Raise ConfigError naming a mandatory value (`???`) the config still lacks."""
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except (MissingMandatoryValue, InterpolationToMissingValueError) as err:
+        found = re.search(r"Missing mandatory value: ?(\S+)", str(err))
+        key = found.group(1) if found else (err.full_key or "?")
+        if key not in skip:
+            raise ConfigError(f"{key} has no value; set it on the command line, e.g. {key}=...") from None
+        return
+    del container
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError listing every `key=value` that breaks a rule."""
+    values = dict(_flat(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)))
+    bad = [f"{key}={value!r} (must be {what})" for key, value in values.items()
+           for pattern, (ok, what) in RULES if fnmatchcase(key, pattern) and not ok(value)]
+    bad += [f"{key}={values[key]!r} (must be one of {', '.join(allowed)})" for key, allowed in ENUMS.items()
+            if key in values and values[key] not in allowed]
+    if bad:
+        raise ConfigError("bad config value(s): " + "; ".join(dict.fromkeys(bad)))

@@ -1,0 +1,1 @@
+"""Hydra config groups of iin (a package, so installs find them)."""

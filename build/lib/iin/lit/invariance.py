@@ -1,0 +1,32 @@
+"""Recipe for an InvarianceCINN: maximum likelihood of zbar ~ posterior given the layer's features."""
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+
+from ..flows import InvarianceCINN
+from ..losses import bits_per_dim, nll
+from .schedule import adamw_one_cycle
+
+
+class InvarianceModule(pl.LightningModule):
+    """Batches are dicts with the posterior `mean`, `logvar` of zbar and the condition `cond` = Phi_l(x)."""
+
+    def __init__(self, cinn: InvarianceCINN, lr: float = 1e-3, weight_decay: float = 1e-5):
+        super().__init__()
+        self.cinn, self.lr, self.weight_decay = cinn, lr, weight_decay
+
+    def loss(self, batch: dict) -> torch.Tensor:
+        """Mean -log p(zbar | z) in nats for zbar drawn from the cached posterior."""
+        mean, logvar = batch["mean"], batch["logvar"]
+        zbar = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # a sample of the posterior
+        v, log_det = self.cinn(zbar, c=[batch["cond"]])
+        return nll(v, log_det).mean()
+
+    def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
+        self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.cinn.z_dim), prog_bar=True)
+        return loss
+
+    def configure_optimizers(self):
+        return adamw_one_cycle(self.cinn.parameters(), self.trainer, self.lr, self.weight_decay, warmup=0.1)
