@@ -58,7 +58,7 @@ def _small_run(tmp_path, *overrides):
 
 def test_channel_mismatch_is_a_clear_error(tmp_path):
     cfg = _small_run(tmp_path, "data=mnist5k", "backbone.in_channels=3", "stages=[classifier]")
-    with pytest.raises(ValueError, match=r"images of data mnist5k have 1 channel\(s\) but the backbone expects 3"):
+    with pytest.raises(ValueError, match=r"images have 1 channel\(s\) but the backbone tiny_cnn expects 3"):
         train(cfg)
 
 
