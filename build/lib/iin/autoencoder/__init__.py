@@ -1,9 +1,0 @@
-"""First stage (E, D): the toolkit's residual VAE, its diagonal-Gaussian posterior, the protocol any first stage
-satisfies, and the optional patch discriminator."""
-from .discriminator import PatchDiscriminator, hinge_d_loss
-from .posterior import DiagonalGaussian, kl_standard_normal
-from .protocol import FirstStage, check_first_stage
-from .vae import VAE
-
-__all__ = ["VAE", "DiagonalGaussian", "FirstStage", "PatchDiscriminator", "check_first_stage", "hinge_d_loss",
-           "kl_standard_normal"]

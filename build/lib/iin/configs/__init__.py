@@ -1,1 +1,0 @@
-"""Hydra config groups of iin (a package, so installs find them)."""
