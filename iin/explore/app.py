@@ -40,7 +40,7 @@ class Page:
 
     def wire(self, name: str, tab: gr.Tab, fn: Callable, inputs: list, outputs: list, triggers: list) -> None:
         """Run fn(*inputs) -> outputs on each trigger, when the tab opens, and after image A or B changes."""
-        fn = friendly(fn)
+        fn = friendly(fn, self.explorer.shown)
         self.on_load[name] = (fn, inputs, outputs)
         for trigger in triggers:
             trigger(fn, inputs, outputs, trigger_mode="always_last", show_progress="minimal")
@@ -53,11 +53,12 @@ class Page:
             event.then(if_active, [self.mode, *inputs], outputs, show_progress="minimal")
 
 
-def friendly(fn: Callable) -> Callable:
-    """fn with user mistakes shown as one message in the page instead of a server traceback."""
+def friendly(fn: Callable, shown: Callable) -> Callable:
+    """fn with its pictures handed over as files (`shown`) and user mistakes shown as one message in the page
+    instead of a server traceback."""
     def call(*args):
         try:
-            return fn(*args)
+            return shown(fn(*args))
         except (UserError, ValueError, KeyError) as err:
             raise gr.Error(str(err)) from err
     return call
@@ -94,7 +95,7 @@ def choosing(page: Page, gallery: gr.Gallery, shown: gr.State, slot: gr.Radio, u
 
     def chosen(x, text, which):
         keep = (gr.skip(), gr.skip())
-        new = (x, ex.picture(x))
+        new = (x, ex.shown(ex.picture(x)))
         a, b = (new, keep) if which == "A" else (keep, new)
         return a[0], b[0], a[1], b[1], text
 

@@ -1,6 +1,8 @@
 """Images in and out of the explorer: uploads to the run's (1, C, H, W) tensors, tensors to screen pictures."""
 from __future__ import annotations
 
+import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +85,18 @@ def picture(images: torch.Tensor, nrow: int, scale: int) -> np.ndarray:
         images = F.interpolate(images, scale_factor=scale, mode="nearest")
     grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)  # (3, H', W')
     return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # (3, H', W') -> (H', W', 3)
+
+
+def picture_file(pic: np.ndarray, folder: Path) -> str:
+    """An (H, W, 3) uint8 picture as a PNG under `folder`, named by its content and written once, atomically.
+
+    Gradio writes an array's cache file in place on every call, so two events that show the same picture
+    (the reconstruction in two modes) can rewrite a file while the browser reads it; a file path is copied
+    into Gradio's cache by rename instead.
+    """
+    path = folder / f"{hashlib.sha1(pic.tobytes() + repr(pic.shape).encode()).hexdigest()}.png"
+    if not path.is_file():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{id(pic)}.tmp")
+        Image.fromarray(pic).save(tmp, format="png")
+        os.replace(tmp, path)
+    return str(path)

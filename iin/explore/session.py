@@ -5,12 +5,16 @@ registered on the shared classifier, so calls are serialised with one lock: two 
 """
 from __future__ import annotations
 
+import atexit
 import inspect
+import shutil
+import tempfile
 import threading
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -19,7 +23,7 @@ from ..cli import CONFIG_DIR
 from ..data import dataset_from_config
 from ..editing import Interpreter
 from ..errors import CheckpointError
-from .images import load_upload, picture
+from .images import load_upload, picture, picture_file
 
 MODES = ("invariances", "layer profile", "mixing", "adversarial", "concepts", "attribution")
 
@@ -39,6 +43,8 @@ class Explorer:
         self.lock = threading.Lock()
         self._methods: dict[str, Attribution] = {}
         self._codes: dict[tuple[str, str], torch.Tensor] = {}
+        self.files = Path(tempfile.mkdtemp(prefix="iin-explore-"))  # pictures handed to the page
+        atexit.register(shutil.rmtree, self.files, ignore_errors=True)
 
     # what the run has ------------------------------------------------------------------------------
     def train_command(self, stages: str) -> str:
@@ -91,6 +97,14 @@ class Explorer:
         order = torch.randperm(len(self.test), generator=torch.Generator().manual_seed(int(seed)))
         indices = order[: self.settings["gallery"]].tolist()
         return indices, [picture(self.image(i), 1, self.settings["scale"]) for i in indices]
+
+    def shown(self, value: Any) -> Any:
+        """A handler's outputs with every picture (H, W, 3) uint8 replaced by its file (see picture_file)."""
+        if isinstance(value, np.ndarray) and value.dtype == np.uint8 and value.ndim == 3:
+            return picture_file(value, self.files)
+        if isinstance(value, (tuple, list)):
+            return type(value)(self.shown(v) for v in value)
+        return value
 
     def picture(self, x: torch.Tensor):
         """Images (N, C, H, W) as one screen picture, magnified like every other."""
