@@ -149,6 +149,9 @@ def main() -> None:
     if args.phase:
         result = phase(args.phase, Path(args.data), Path(args.out))
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        # DataLoader workers are processes of their own: the largest one, once reaped (None without workers)
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        result["worker_peak_rss_mb"] = round(workers / 1024, 1) if workers else None
         print(json.dumps(result))
         return
     work = Path(args.workdir or tempfile.mkdtemp(prefix="iin-scale-"))
