@@ -24,7 +24,6 @@ from iin.features import Representation
 from iin.stages.invariances import feature_cache
 from iin.lit import InvarianceModule
 from iin.run import Run
-from iin.stages.invariances import build_cinn
 
 
 def samples_per_second(module: InvarianceModule, loader, steps: int) -> float:
@@ -70,7 +69,7 @@ def measure(run: Run, ds, cached: dict, layer: str, args) -> dict:
     """Samples/s of one cINN trained from the cache and from the frozen nets, and their ratio."""
     build = {"z_dim": cached["mean"].shape[0], "cond_shape": list(cached[layer].shape),
              **plain(run.config.invariance.flow)}  # the run's own flow settings
-    module = InvarianceModule(build_cinn(build))
+    module = InvarianceModule(InvarianceCINN(**build))
     rep = Representation(run.classifier(), layer, run.config.data.num_classes)
     sources = {"cached": CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached[layer]),
                "recompute": RecomputeBatches(ds, rep, run.autoencoder())}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from lightning_fabric.plugins import TorchCheckpointIO
@@ -58,6 +58,35 @@ def load_state(path: str | Path) -> dict[str, Any]:
     except Exception as err:  # torch raises several types for truncated or foreign files
         raise CheckpointError(f"checkpoint {path} is corrupt or not a weights-only checkpoint "
                               f"({type(err).__name__}); delete it and retrain the stage") from None
+
+
+# checkpoints written before every `build` named its `_target_`: the class each kind of stage built
+LEGACY_TARGETS = {"classifier": "iin.backbones.named_backbone", "oracle": "iin.backbones.named_backbone",
+                  "invariances": "iin.flows.InvarianceCINN", "concepts": "iin.flows.DisentanglingINN",
+                  "zhang": "iin.zhang.ZhangCNN"}
+
+
+def build_module(build: Mapping[str, Any], stage: str | None = None, **extra: Any) -> nn.Module:
+    """The network a `build` config describes: its `_target_` called with the other keys (and `extra`).
+
+    Every stage builds its network this way before training and every loader rebuilds it the same way, so the
+    config stored in a checkpoint is exactly what made the weights. `stage` names the kind of a checkpoint
+    written before `build` carried `_target_`."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    build = dict(build)
+    if "_target_" not in build:
+        kind = (stage or "").split("/")[0]
+        if kind not in LEGACY_TARGETS:
+            raise CheckpointError(f"the build config of {stage or 'a network'} has no _target_ (keys {sorted(build)})")
+        build["_target_"] = LEGACY_TARGETS[kind]
+    try:
+        return instantiate(build, **extra, _convert_="all")
+    except InstantiationException as err:  # the constructor's own error (its type and message), not Hydra's wrapper
+        if err.__cause__ is None:
+            raise
+        raise err.__cause__ from None
 
 
 def load_weights(module: nn.Module, state: dict[str, torch.Tensor], source: str | Path) -> nn.Module:

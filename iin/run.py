@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from .checkpoint import CheckpointError, load_state, load_weights, save_checkpoint, write_atomic
+from .checkpoint import CheckpointError, build_module, load_state, load_weights, save_checkpoint, write_atomic
 from .errors import ConfigError
 from .run_lock import RunLock
 
@@ -70,8 +70,10 @@ class Run:
         write_atomic(lambda tmp: OmegaConf.save(new, tmp), path)
 
     def save_module(self, stage: str, module: nn.Module, build: dict[str, Any], **meta: Any) -> Path:
-        """Checkpoint `module` with the config that rebuilds it (`build(**build)` via load_module) and the
-        settings it was trained with; then the stage's Lightning resume state is dropped (unless kept)."""
+        """Checkpoint `module` with the config that rebuilt it (`_target_` and arguments, see build_module) and
+        the settings it was trained with; then the stage's Lightning resume state is dropped (unless kept)."""
+        if "_target_" not in build:
+            raise ValueError(f"stage {stage}: the build config must name its _target_ (keys {sorted(build)})")
         if self.trained_with is not None:
             meta.setdefault("config", self.trained_with(stage))
         if stage.split("/")[0] in ("invariances", "concepts"):
@@ -88,12 +90,21 @@ class Run:
     def load(self, stage: str) -> dict[str, Any]:
         return load_state(self.checkpoint(stage))
 
-    def load_module(self, stage: str, builder) -> nn.Module:
-        """Rebuild a stage's network with `builder(build_config)` and load its weights (eval mode)."""
-        ckpt = self.load(stage)
+    def load_module(self, stage: str) -> nn.Module:
+        """Any stage's network, rebuilt from its checkpoint's `build` config (build_module), weights loaded, in
+        eval mode."""
+        ckpt, path = self.load(stage), self.checkpoint(stage)
         if "build" not in ckpt or "state_dict" not in ckpt:
-            raise CheckpointError(f"{self.checkpoint(stage)} is not an iin stage checkpoint (keys {sorted(ckpt)})")
-        return load_weights(builder(ckpt["build"]), ckpt["state_dict"], self.checkpoint(stage)).eval()
+            raise CheckpointError(f"{path} is not an iin stage checkpoint (keys {sorted(ckpt)})")
+        try:
+            module = build_module(ckpt["build"], stage)
+        except CheckpointError:
+            raise
+        except Exception as err:  # an import that moved, a constructor that changed: Hydra wraps both
+            cause = " ".join(str(err.__cause__ or err).split())[:300]
+            raise CheckpointError(f"{path}: cannot rebuild {ckpt['build'].get('_target_', stage)} ({cause}); "
+                                  f"retrain the stage or install the code that defines it") from None
+        return load_weights(module, ckpt["state_dict"], path).eval()
 
     def upstream(self, stage: str) -> list[str]:
         """The stages an INN was trained on: the autoencoder, and the classifier unless it models a calibration."""
@@ -121,20 +132,16 @@ class Run:
 
     # trained networks ------------------------------------------------------------------------------
     def classifier(self, stage: str = "classifier") -> nn.Module:
-        from .backbones import build_backbone
-
-        return self.load_module(stage, build_backbone)
+        return self.load_module(stage)
 
     def oracle(self) -> nn.Module:
         return self.classifier("oracle")
 
     def autoencoder(self) -> nn.Module:
-        from hydra.utils import instantiate
-
         from .autoencoder import check_first_stage
 
         # members only: the stage ran encode and decode before it saved the weights
-        return check_first_stage(self.load_module("autoencoder", instantiate), probe=False)
+        return check_first_stage(self.load_module("autoencoder"), probe=False)
 
 
 # the config sections each stage is trained with (iin.cli.train names the stages a command trains)

@@ -2,8 +2,8 @@
 satisfies, and the optional patch discriminator."""
 from .discriminator import PatchDiscriminator, hinge_d_loss
 from .posterior import DiagonalGaussian, kl_standard_normal
-from .protocol import FirstStage, check_first_stage
+from .protocol import FirstStage, build_first_stage, check_first_stage
 from .vae import VAE
 
-__all__ = ["VAE", "DiagonalGaussian", "FirstStage", "PatchDiscriminator", "check_first_stage", "hinge_d_loss",
+__all__ = ["VAE", "DiagonalGaussian", "FirstStage", "PatchDiscriminator", "build_first_stage", "check_first_stage", "hinge_d_loss",
            "kl_standard_normal"]

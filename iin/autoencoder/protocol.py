@@ -15,11 +15,15 @@ and rescales the images.
 """
 from __future__ import annotations
 
-from typing import Protocol
+import inspect
+from typing import Any, Protocol
 
 import torch
+from hydra.utils import get_object
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from ..checkpoint import build_module, plain
 from ..errors import ConfigError
 
 ATTRIBUTES = ("z_dim", "size", "in_channels")
@@ -112,3 +116,35 @@ def check_first_stage(module: nn.Module, channels: int | None = None, size: int 
         finally:
             module.train(was_training)
     return module
+
+
+def _accepts(target: Any, name: str) -> bool:
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: pass nothing extra
+        return False
+    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def build_first_stage(net_cfg: DictConfig, channels: int, size: int) -> tuple[nn.Module, dict[str, Any]]:
+    """Instantiate `autoencoder.net` for (channels, size, size) images; returns the module and its build config.
+
+    The data's `in_channels` and `size` go to the constructor only where it takes them (a pretrained
+    autoencoder's class may fix both)."""
+    if "_target_" not in net_cfg or OmegaConf.is_missing(net_cfg, "_target_"):
+        raise ConfigError("autoencoder.net._target_ is not set; name the first-stage class "
+                          "(autoencoder=pretrained autoencoder.net._target_=your.package.YourAutoencoder)")
+    try:
+        target = get_object(net_cfg._target_)
+    except Exception:  # Hydra raises ImportError or a generic error depending on which part is missing
+        raise ConfigError(f"autoencoder.net._target_={net_cfg._target_!r} cannot be imported; "
+                          f"give an importable class (pkg.module.Class) on the Python path") from None
+    build = {**plain(net_cfg), **{k: v for k, v in (("in_channels", channels), ("size", size)) if _accepts(target, k)}}
+    try:
+        return build_module(build), build
+    except TypeError as err:
+        if "unexpected keyword argument" not in str(err):
+            raise
+        raise ConfigError(f"autoencoder.net._target_={net_cfg._target_}: {err}; "
+                          f"every key of autoencoder.net goes to its constructor: start from autoencoder=pretrained "
+                          f"(only _target_) and add arguments with +autoencoder.net.<name>=...") from None

@@ -13,17 +13,26 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {"tiny_cnn": TinyCNN}
 
 def build_backbone(config: Mapping[str, Any]) -> nn.Module:
     """`{name: tiny_cnn, ...}`, `{name: resnet18, weights: ..., ...}` or `{_target_: pkg.Class, ...}`."""
+    from ..checkpoint import build_module
+
+    return build_module(backbone_build(config))
+
+
+def backbone_build(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A backbone config as a build config: a `name` is built by `named_backbone`, a `_target_` by itself."""
     config = dict(config)
     if "_target_" in config:
-        from hydra.utils import instantiate
-
-        return instantiate(config)
-    name = config.pop("name", None)
-    if name is None:
+        return config
+    if "name" not in config:
         raise ValueError("a backbone config needs `name` (registered or torchvision) or `_target_`")
+    return {"_target_": "iin.backbones.named_backbone", **config}
+
+
+def named_backbone(name: str, **options: Any) -> nn.Module:
+    """A registered backbone (BACKBONES) or a torchvision classification model, by name."""
     if name in BACKBONES:
-        return BACKBONES[name](**config)
-    return torchvision_model(name, **config)
+        return BACKBONES[name](**options)
+    return torchvision_model(name, **options)
 
 
 def input_channels(model: nn.Module) -> int | None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import load_weights
+from ..checkpoint import build_module, load_weights
 from ..zhang import ZhangCNN, cnn_metrics, graph_from_state, graph_metrics, positives
 from ..zhang.figures import filter_figure, graph_figure
 from .context import EvalContext
@@ -25,7 +25,8 @@ def _mean(dicts: list[dict]) -> dict:
 def _nets(ctx: EvalContext, ckpt: dict, i: int) -> dict[str, ZhangCNN]:
     """The ordinary and the interpretable CNN of the i-th seed, in eval mode."""
     path = ctx.run.checkpoint("zhang")
-    return {kind: load_weights(ZhangCNN(**ckpt["build"], interpretable=kind == "icnn"), ckpt[kind][i], path).eval()
+    return {kind: load_weights(build_module(ckpt["build"], "zhang", interpretable=kind == "icnn"), ckpt[kind][i],
+                               path).eval()
             for kind in ("ordinary", "icnn")}
 
 

@@ -41,9 +41,7 @@ class ConceptMethods(InvarianceMethods):
         trained = self.targets + self.unsupervised_targets
         if target not in trained:
             raise APIError(f"no concept INN for target {target!r} in {self.run.root}; trained targets: {trained}")
-        from ..stages.concepts import build_dinn
-
-        return self._net(f"concepts/{target}", lambda: self.run.load_module(f"concepts/{target}", build_dinn))
+        return self._net(f"concepts/{target}", lambda: self.run.load_module(f"concepts/{target}"))
 
     def _factor(self, method: str, target: str, factor: str) -> int:
         """Check the factor exists for the target; its code size d."""

@@ -77,9 +77,7 @@ class Networks:
         """tau_l, the invariance cINN of `layer`."""
         if layer not in self.layers:
             raise UnknownLayerError(f"no invariance cINN for layer {layer!r} in {self.run.root}; trained layers: {self.layers}")
-        from ..stages.invariances import build_cinn
-
-        return self._net(f"invariances/{layer}", lambda: self.run.load_module(f"invariances/{layer}", build_cinn))
+        return self._net(f"invariances/{layer}", lambda: self.run.load_module(f"invariances/{layer}"))
 
     def _images(self, method: str, x: Any, name: str = "x") -> torch.Tensor:
         return checks.images(method, name, x, self.image_shape, self.device)

@@ -4,54 +4,12 @@
 nothing is trained, the protocol is checked and the weights are saved, as `classifier.epochs=0` does."""
 from __future__ import annotations
 
-import inspect
-from typing import Any
+from omegaconf import DictConfig
 
-from hydra.errors import InstantiationException
-from hydra.utils import get_object, instantiate
-from omegaconf import DictConfig, OmegaConf
-from torch import nn
-
-from ..autoencoder import PatchDiscriminator, check_first_stage
-from ..checkpoint import plain
-from ..errors import ConfigError
+from ..autoencoder import PatchDiscriminator, build_first_stage, check_first_stage
 from ..lit import AutoencoderModule
 from ..run import Run
 from .common import build_datamodule, fit, seed, should_skip
-
-
-def _accepts(target: Any, name: str) -> bool:
-    try:
-        params = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature: pass nothing extra
-        return False
-    return any(p.name == name or p.kind is p.VAR_KEYWORD for p in params)
-
-
-def build_first_stage(net_cfg: DictConfig, channels: int, size: int) -> tuple[nn.Module, dict]:
-    """Instantiate `autoencoder.net` for (channels, size, size) images; returns the module and its build config.
-
-    The data's `in_channels` and `size` go to the constructor only where it takes them (a pretrained
-    autoencoder's class may fix both)."""
-    if "_target_" not in net_cfg or OmegaConf.is_missing(net_cfg, "_target_"):
-        raise ConfigError("autoencoder.net._target_ is not set; name the first-stage class "
-                          "(autoencoder=pretrained autoencoder.net._target_=your.package.YourAutoencoder)")
-    try:
-        target = get_object(net_cfg._target_)
-    except Exception:  # Hydra raises ImportError or a generic error depending on which part is missing
-        raise ConfigError(f"autoencoder.net._target_={net_cfg._target_!r} cannot be imported; "
-                          f"give an importable class (pkg.module.Class) on the Python path") from None
-    extra = {k: v for k, v in (("in_channels", channels), ("size", size)) if _accepts(target, k)}
-    try:
-        net = instantiate(net_cfg, **extra)
-    except InstantiationException as err:
-        cause = err.__cause__
-        if not (isinstance(cause, TypeError) and "unexpected keyword argument" in str(cause)):
-            raise
-        raise ConfigError(f"autoencoder.net._target_={net_cfg._target_}: {cause}; "
-                          f"every key of autoencoder.net goes to its constructor: start from autoencoder=pretrained "
-                          f"(only _target_) and add arguments with +autoencoder.net.<name>=...") from None
-    return net, {**plain(net_cfg), **extra}
 
 
 def train_autoencoder(cfg: DictConfig, run: Run) -> None:

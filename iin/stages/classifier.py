@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from ..backbones import backbone_build
 from ..checkpoint import plain
 from ..lit import ClassifierModule
 from ..run import Run
@@ -20,7 +21,7 @@ def train_classifier(cfg: DictConfig, run: Run, stage: str = "classifier") -> No
     if section.epochs > 0:
         fit(cfg, run, stage, ClassifierModule(net, lr=section.lr, weight_decay=section.weight_decay),
             datamodule=dm, max_epochs=section.epochs)
-    run.save_module(stage, net, build=plain(section.net))
+    run.save_module(stage, net, build=backbone_build(plain(section.net)))
 
 
 def train_oracle(cfg: DictConfig, run: Run) -> None:

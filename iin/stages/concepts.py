@@ -5,10 +5,10 @@ import torch
 from omegaconf import DictConfig
 
 from ..batches import batch_loader
-from ..checkpoint import plain
+from ..checkpoint import build_module, plain
 from ..concepts import AUTOENCODER, TargetCodes, estimate_factor_dims, pair_batches, single_batches
 from ..data import PairSampler, dataset_from_config
-from ..flows import RESIDUAL, DisentanglingINN
+from ..flows import RESIDUAL
 from ..lit import ConceptModule
 from ..run import Run
 from .common import fit, run_jobs, seed, should_skip
@@ -17,10 +17,6 @@ from .invariances import feature_cache
 
 def stage_name(target: str, unsupervised: bool = False) -> str:
     return f"concepts/{target}" + ("@unsupervised" if unsupervised else "")
-
-
-def build_dinn(build: dict) -> DisentanglingINN:
-    return DisentanglingINN(**build)
 
 
 def target_codes(cfg: DictConfig, run: Run, target: str, split: str, dataset) -> TargetCodes:
@@ -51,8 +47,9 @@ def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> 
     constant = codes.constant_units()
     dims, scores = (({RESIDUAL: codes.dim - len(constant)}, {}) if unsupervised
                     else _factor_dims(section, codes, sampler, constant))
-    build = {"dim": codes.dim, "factor_dims": dims, "constant_units": constant, **plain(section.flow)}
-    dinn = build_dinn(build)
+    build = {"_target_": "iin.flows.DisentanglingINN", "dim": codes.dim, "factor_dims": dims,
+             "constant_units": constant, **plain(section.flow)}
+    dinn = build_module(build)
     dinn.norm.set(*codes.moments())
     batches = (single_batches(codes, section.batch_size, section.seed) if unsupervised
                else pair_batches(codes, sampler, section.batch_size, section.seed))

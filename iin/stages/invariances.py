@@ -5,11 +5,10 @@ import torch
 from omegaconf import DictConfig
 
 from ..batches import CachedBatches, RecomputeBatches, StepBatches, batch_loader
-from ..checkpoint import plain
+from ..checkpoint import build_module, plain
 from ..data import dataset_from_config
 from ..errors import ConfigError
 from ..features import FeatureCache, Representation, moments, streamed
-from ..flows import InvarianceCINN
 from ..lit import InvarianceModule
 from ..run import Run
 from .common import fit, run_jobs, seed, should_skip
@@ -35,10 +34,6 @@ def _source(cfg: DictConfig, run: Run, layer: str, dataset):
     return RecomputeBatches(dataset, rep, run.autoencoder()), (lambda: streamed(rep, dataset))
 
 
-def build_cinn(build: dict) -> InvarianceCINN:
-    return InvarianceCINN(**build)
-
-
 def train_layer(cfg: DictConfig, run: Run, layer: str) -> None:
     """One layer's cINN, from the feature cache (filled beforehand by train_invariances)."""
     section = cfg.invariance
@@ -46,8 +41,9 @@ def train_layer(cfg: DictConfig, run: Run, layer: str) -> None:
     source, conditions = _source(cfg, run, layer, dataset)
     seed(section.seed)
     z_dim, cond_shape = source.batch(torch.arange(1))["mean"].shape[1], next(conditions()).shape[1:]
-    build = {"z_dim": z_dim, "cond_shape": list(cond_shape), **plain(section.flow)}
-    cinn = build_cinn(build)
+    build = {"_target_": "iin.flows.InvarianceCINN", "z_dim": z_dim, "cond_shape": list(cond_shape),
+             **plain(section.flow)}
+    cinn = build_module(build)
     cinn.embedder.norm.set(*moments(conditions(), tuple(cinn.embedder.norm.mean.shape)))
     batches = StepBatches(source, section.batch_size, section.seed)
     fit(cfg, run, stage_name(layer), InvarianceModule(cinn, lr=section.lr), max_steps=section.steps,

@@ -6,13 +6,18 @@ import time
 
 from omegaconf import DictConfig
 
-from ..checkpoint import plain, save_checkpoint
+from ..checkpoint import build_module, plain, save_checkpoint
 from ..data import dataset_from_config
 from ..run import Run
-from ..zhang import GraphOptions, ZhangCNN, mine_graph, positives, predict_maps, train_cnn
+from ..zhang import GraphOptions, mine_graph, positives, predict_maps, train_cnn
 from .common import seed, should_skip
 
 log = logging.getLogger("iin")
+
+
+def zhang_build(z: DictConfig) -> dict:
+    """Both CNNs' build config; `interpretable` is added per kind."""
+    return {"_target_": "iin.zhang.ZhangCNN", **plain(z.net)}
 
 
 def train_pair(z: DictConfig, images, labels, run_seed: int) -> dict:
@@ -20,7 +25,7 @@ def train_pair(z: DictConfig, images, labels, run_seed: int) -> dict:
     out = {}
     for kind in ("ordinary", "icnn"):
         seed(run_seed)
-        net = ZhangCNN(**plain(z.net), interpretable=kind == "icnn")
+        net = build_module(zhang_build(z), interpretable=kind == "icnn")
         history = train_cnn(net, images, labels, epochs=z.epochs, lr=z.lr, batch_size=z.batch_size,
                             lam=z.lam, warmup=z.warmup, seed=run_seed)
         log.info("zhang seed %d %s: last epoch %s", run_seed, kind, history[-1])
@@ -38,7 +43,7 @@ def train_zhang(cfg: DictConfig, run: Run) -> None:
     train = dataset_from_config(cfg.data, "train")
     if "part_masks" not in train.extras:
         raise ValueError(f"stage zhang needs part annotations (data=parts); {cfg.data.name!r} has none")
-    content: dict = {"build": plain(z.net), "seeds": list(z.seeds), "ordinary": [], "icnn": [], "graph": [],
+    content: dict = {"build": zhang_build(z), "seeds": list(z.seeds), "ordinary": [], "icnn": [], "graph": [],
                      "history": []}
     graph_opt = {k: v for k, v in plain(z.graph).items() if k != "layers"}
     for s in z.seeds:
