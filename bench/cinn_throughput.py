@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from iin.checkpoint import plain
+from iin.checkpoint import build_module, plain
 from iin.cli import CONFIG_DIR
 from iin.batches import CachedBatches, RecomputeBatches, StepBatches, batch_loader
 from iin.data import dataset_from_config
@@ -52,8 +52,6 @@ def ensure_run(run_dir: str | None, backbone: str | None, size: int | None = Non
     if backbone is None and run_dir and Run(run_dir).has("autoencoder"):
         return Run(run_dir)
     from hydra import compose, initialize_config_dir
-    from pathlib import Path
-
     from iin.cli import train
 
     out = tempfile.mkdtemp()
@@ -67,9 +65,9 @@ def ensure_run(run_dir: str | None, backbone: str | None, size: int | None = Non
 
 def measure(run: Run, ds, cached: dict, layer: str, args) -> dict:
     """Samples/s of one cINN trained from the cache and from the frozen nets, and their ratio."""
-    build = {"z_dim": cached["mean"].shape[0], "cond_shape": list(cached[layer].shape),
-             **plain(run.config.invariance.flow)}  # the run's own flow settings
-    module = InvarianceModule(InvarianceCINN(**build))
+    build = {"_target_": "iin.flows.InvarianceCINN", "z_dim": cached["mean"].shape[0],
+             "cond_shape": list(cached[layer].shape), **plain(run.config.invariance.flow)}  # the run's own flow
+    module = InvarianceModule(build_module(build), optimizer=None, scheduler=None)  # stepped by samples_per_second
     rep = Representation(run.classifier(), layer, run.config.data.num_classes)
     sources = {"cached": CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached[layer]),
                "recompute": RecomputeBatches(ds, rep, run.autoencoder())}

@@ -9,8 +9,8 @@ from .batches import DrawnBatches
 from .cache import ShardedArray
 from .data import PairSampler
 from .flows import RESIDUAL, allocate_dims
+from .targets import AUTOENCODER
 
-AUTOENCODER = "@autoencoder"  # target (a): the autoencoder latent zbar; any other target is a model layer
 
 
 class TargetCodes:

@@ -25,9 +25,9 @@ from .backbones import FeatureExtractor
 from .cache import ShardedArray, ShardWriter, is_complete, storage_error
 from .data.access import iter_batches
 from .errors import ConfigError
+from .targets import CALIBRATION, IMAGE, LABEL
 
 log = logging.getLogger("iin")
-CALIBRATION = ("@image", "@label")
 POSTERIOR = ("mean", "logvar")
 
 
@@ -44,12 +44,12 @@ class Representation(nn.Module):
     def all(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """{layer: Phi_l(x)} for every layer, with one forward of the model."""
         out = self.extractor(x) if self.extractor is not None else {}
-        if "@image" in self.layers:
-            out["@image"] = x
-        if "@label" in self.layers:
+        if IMAGE in self.layers:
+            out[IMAGE] = x
+        if LABEL in self.layers:
             if labels is None:
                 raise ValueError("the @label representation needs labels")
-            out["@label"] = F.one_hot(labels, self.num_classes).float()
+            out[LABEL] = F.one_hot(labels, self.num_classes).float()
         return {l: out[l] for l in self.layers}
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -12,6 +12,7 @@ from torch import nn
 from .checkpoint import CheckpointError, build_module, load_state, load_weights, save_checkpoint, write_atomic
 from .errors import ConfigError
 from .run_lock import RunLock
+from .targets import stage_target
 
 __all__ = ["Run", "RunLock"]
 
@@ -108,8 +109,7 @@ class Run:
 
     def upstream(self, stage: str) -> list[str]:
         """The stages an INN was trained on: the autoencoder, and the classifier unless it models a calibration."""
-        target = stage.split("/", 1)[1].removesuffix("@unsupervised")
-        return ["autoencoder"] + ([] if target in ("@image", "@label", "@autoencoder") else ["classifier"])
+        return stage_target(stage).upstream
 
     def upstream_digests(self, stage: str) -> dict[str, str]:
         from .features import file_digest

@@ -14,8 +14,8 @@ from .checkpoint import load_state, plain
 from .config_check import check_config, check_missing
 from .errors import CheckpointError, ConfigError, LayerError
 from .run import STAGE_SECTIONS, Run
+from .targets import concept_stage, invariance_stage, is_layer
 
-SPECIAL_TARGETS = ("@image", "@label", "@autoencoder")
 IGNORED_KEYS = {"workers", "layers", "targets", "unsupervised"}  # which stages run, or how many processes
 
 
@@ -33,10 +33,10 @@ def stage_names(cfg: DictConfig) -> list[str]:
     names = []
     for stage in cfg.stages:
         if stage == "invariances":
-            names += [f"invariances/{layer}" for layer in cfg.invariance.layers]
+            names += [invariance_stage(layer) for layer in cfg.invariance.layers]
         elif stage == "concepts":
-            names += [f"concepts/{t}" for t in cfg.concepts.targets]
-            names += [f"concepts/{t}@unsupervised" for t in cfg.concepts.get("unsupervised") or []]
+            names += [concept_stage(t) for t in cfg.concepts.targets]
+            names += [concept_stage(t, unsupervised=True) for t in cfg.concepts.get("unsupervised") or []]
         else:
             names.append(stage)
     return names
@@ -58,16 +58,44 @@ def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: node}
 
 
+def _one_cycle(lr: float, weight_decay: float, warmup: float) -> dict:
+    return {"optimizer": {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": lr, "weight_decay": weight_decay,
+                          "fused": True},
+            "scheduler": {"_target_": "torch.optim.lr_scheduler.OneCycleLR", "_partial_": True, "max_lr": lr,
+                          "pct_start": warmup}}
+
+
+def _with_recipe(stored: dict) -> dict:
+    """Settings stored before optimisers were configs, completed with the recipe the code applied then, so that
+    an unchanged run is still recognised as unchanged."""
+    out = dict(stored)
+    for name, section in stored.items():
+        if not isinstance(section, dict) or "lr" not in section or "optimizer" in section:
+            continue
+        section, lr = dict(section), section["lr"]
+        if name in ("classifier", "oracle"):
+            section.update(_one_cycle(lr, section.pop("weight_decay", 1e-4), 0.3))
+        elif name in ("invariance", "concepts"):
+            section.update(_one_cycle(lr, 1e-5, 0.1))
+        elif name == "autoencoder":
+            section.update(optimizer={"_target_": "torch.optim.Adam", "_partial_": True, "lr": lr, "fused": True},
+                           scheduler=None, disc_optimizer={"_target_": "torch.optim.Adam", "_partial_": True, "lr": lr,
+                                                           "betas": [0.5, 0.9]})
+        out[name] = section
+    return out
+
+
 def _stored_settings(run: Run, stage: str) -> dict | None:
-    if run.has(stage):
-        return load_state(run.checkpoint(stage)).get("config")
+    stored = None
     last = run.lightning_dir(stage) / "last.ckpt"
-    if last.is_file():
+    if run.has(stage):
+        stored = load_state(run.checkpoint(stage)).get("config")
+    elif last.is_file():
         try:
-            return (torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("iin") or {}).get("config")
+            stored = (torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("iin") or {}).get("config")
         except Exception:  # unreadable: fit sets it aside and restarts the stage
             return None
-    return None
+    return _with_recipe(stored) if stored else None
 
 
 def check_stage_settings(cfg: DictConfig, run: Run) -> None:
@@ -135,7 +163,7 @@ def _layer_names(cfg: DictConfig) -> list[tuple[str, str]]:
         names += [("invariance.layers", n) for n in cfg.invariance.layers]
     if "concepts" in cfg.stages:
         names += [("concepts.targets", n) for n in [*cfg.concepts.targets, *(cfg.concepts.get("unsupervised") or [])]]
-    return [(k, str(n)) for k, n in names if n not in SPECIAL_TARGETS]
+    return [(k, str(n)) for k, n in names if is_layer(str(n))]
 
 
 def check_layers(cfg: DictConfig, data) -> None:

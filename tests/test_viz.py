@@ -74,7 +74,7 @@ class ImageLogger:
 
 
 def test_autoencoder_logs_reconstruction_grid():
-    module = AutoencoderModule(VAE(z_dim=4, width=4, size=8))
+    module = AutoencoderModule(VAE(z_dim=4, width=4, size=8), beta=0.1, optimizer=None, scheduler=None)
     logger = ImageLogger()
     module.validation_step({"image": torch.rand(3, 3, 8, 8)}, 0)  # without a trainer self.log only warns
     module._trainer = SimpleNamespace(loggers=[logger], sanity_checking=False, global_step=3)

@@ -35,5 +35,6 @@ def test_multi_category_icnn_assigns_filters_to_categories(tmp_path):
     torch.manual_seed(0)
     net = ZhangCNN(num_classes=4, interpretable=True, width=4, top_channels=6)
     assert net.filter_category.tolist() == [1, 2, 3, 1, 2, 3]
-    history = train_cnn(net, ds.images, ds.labels, epochs=1, batch_size=16)
+    history = train_cnn(net, ds.images, ds.labels, lambda p: torch.optim.Adam(p, lr=3e-3), epochs=1, batch_size=16,
+                        lam=1.0, warmup=0.3, seed=0)
     assert "filter" in history[0] and history[0]["filter"] <= 0

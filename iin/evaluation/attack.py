@@ -5,10 +5,11 @@ import torch
 import torch.nn.functional as F
 
 from ..editing import Interpreter
-from ..features import CALIBRATION, moments
+from ..features import moments
 from ..metrics.invariance import explained_variance_share
 from ..viz import save_grid
 from .context import EvalContext, MissingStage
+from ..targets import is_layer
 
 
 def fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
@@ -30,7 +31,7 @@ def latent_samples(interp: Interpreter, x: torch.Tensor, layer: str, n: int, see
 def attack_metrics(ctx: EvalContext) -> dict:
     """Attack success, and per layer the share of Var(zbar) explained by v for clean and attacked inputs."""
     interp = ctx.interpreter
-    if not [l for l in interp.layers if not l.startswith("@")]:
+    if not [l for l in interp.layers if is_layer(l)]:
         raise MissingStage("invariances (no model layer's cINN is trained)")
     n, s, eps = int(ctx.option("attack_images")), int(ctx.option("samples")), float(ctx.option("fgsm_eps"))
     x, y = ctx.subset(n)
@@ -41,7 +42,7 @@ def attack_metrics(ctx: EvalContext) -> dict:
         pred_adv = interp.classifier(x_adv).argmax(1)
     out = {"fgsm_eps": eps, "clean_accuracy": float((interp.classifier(x).argmax(1) == y).float().mean()),
            "attacked_accuracy": float((pred_adv == y).float().mean()), "explained_variance": {}}
-    for layer in [l for l in interp.layers if l not in CALIBRATION]:
+    for layer in [l for l in interp.layers if is_layer(l)]:
         out["explained_variance"][layer] = {
             "clean": explained_variance_share(latent_samples(interp, x, layer, s, 0), total_var),
             "attacked": explained_variance_share(latent_samples(interp, x_adv, layer, s, 0), total_var)}
@@ -56,7 +57,7 @@ def attack_figure(ctx: EvalContext, interp: Interpreter, x: torch.Tensor, x_adv:
     labels = [f"image {i + 1} {kind} (pred {int(p)})" for i in range(len(x))
               for kind, p in (("clean", pred[i]), ("attacked", pred_adv[i]))]
     columns = ["input", *(f"sample {s + 1}" for s in range(7))]
-    for layer in [l for l in interp.layers if l not in CALIBRATION]:
+    for layer in [l for l in interp.layers if is_layer(l)]:
         rows = [torch.cat([img[None], interp.sample_invariances(img[None], layer, n=7, seed=0).images[0]])  # (8, C, H, W)
                 for clean, adv in zip(x, x_adv) for img in (clean, adv)]
         save_grid(torch.stack(rows), ctx.figures / f"attack_{layer}.png", row_labels=labels, col_labels=columns,

@@ -8,6 +8,7 @@ from ..editing import Interpreter
 from ..flows import RESIDUAL
 from ..viz import bar_chart, save_grid
 from .context import EvalContext, MissingStage
+from ..targets import concept_stage
 
 
 @torch.no_grad()
@@ -95,7 +96,7 @@ def concept_metrics(ctx: EvalContext) -> dict:
     reference = repainted_response(ctx, interp, idx[:100])
     out = {}
     for target in interp.targets:
-        ckpt = ctx.run.load(f"concepts/{target}")
+        ckpt = ctx.run.load(concept_stage(target))
         out[target] = {
             "factor_dims": dict(interp.dinn(target).factor_dims),
             "factor_scores": ckpt.get("factor_scores", {}),

@@ -6,6 +6,7 @@ import torch
 from ..editing import Interpreter
 from ..viz import line_plot, save_grid
 from .context import EvalContext
+from ..targets import CALIBRATION, is_layer
 
 
 @torch.no_grad()
@@ -24,10 +25,10 @@ def layer_grids(ctx: EvalContext, interp: Interpreter, n_images: int = 8, n_samp
 
 def profile_plot(ctx: EvalContext, metrics: dict) -> None:
     """Invariance of each factor against depth, with the @image and @label calibration levels."""
-    layers = [l for l in metrics if not l.startswith("@")]
+    layers = [l for l in metrics if is_layer(l)]
     factors = list(next(iter(metrics.values()))["invariance"])
     series = {f: [metrics[l]["invariance"][f] for l in layers] for f in factors}
-    levels = {f: {c: metrics[c]["invariance"][f] for c in ("@image", "@label") if c in metrics} for f in factors}
+    levels = {f: {c: metrics[c]["invariance"][f] for c in CALIBRATION if c in metrics} for f in factors}
     line_plot(layers, series, ctx.figures / "invariances_profile.png", title="layer profile",
               xlabel="layer (input -> output)", ylabel="invariance (1 = ignored)", ylim=(-0.05, 1.15), levels=levels)
 

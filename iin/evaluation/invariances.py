@@ -12,11 +12,12 @@ from ..losses import bits_per_dim, nll
 from ..metrics.invariance import cosine, invariance_score
 from .context import EvalContext, MissingStage
 from .invariance_figures import invariance_figures
+from ..targets import LABEL
 
 
 def _labels_of(ctx: EvalContext, interp: Interpreter, layer: str, images: torch.Tensor) -> torch.Tensor | None:
     """@label re-encodes generated images through the oracle (else the model itself)."""
-    if layer != "@label":
+    if layer != LABEL:
         return None
     return (ctx.oracle(images) if ctx.has_oracle else interp.logits(images)).argmax(1)
 

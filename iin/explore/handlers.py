@@ -12,14 +12,14 @@ from ..attribution import Attribution, overlay
 from ..editing import Interpreter
 from ..evaluation.attack import fgsm
 from .images import picture
+from ..targets import CALIBRATION, is_layer, profile_order
 
 SCALE = 3  # the default magnification; the app passes the one from configs/explore.yaml
 
 
 def order_layers(layers: list[str]) -> list[str]:
     """Layers from the input to the output: `@image` first, the model's layers in their order, `@label` last."""
-    return [l for l in layers if l == "@image"] + [l for l in layers if not l.startswith("@")] + \
-           [l for l in layers if l == "@label"]
+    return [l for l in profile_order(layers) if is_layer(l) or l in CALIBRATION]
 
 
 def describe(logits: torch.Tensor) -> str:

@@ -5,6 +5,7 @@ import gradio as gr
 
 from ..attribution import METHODS
 from . import handlers
+from ..targets import is_layer
 
 NONE = "none"  # attribution without invariance samples beside it
 
@@ -22,7 +23,7 @@ def _seed(prefix: str) -> tuple[gr.Number, gr.Button]:
 
 def _layer(page, prefix: str, extra: tuple[str, ...] = ()) -> gr.Radio:
     layers = page.explorer.layers
-    default = next((l for l in layers if not l.startswith("@")), layers[0]) if layers else extra[0]
+    default = next((l for l in layers if is_layer(l)), layers[0]) if layers else extra[0]
     return gr.Radio([*layers, *extra], value=default, label="layer", elem_id=f"{prefix}-layer")
 
 

@@ -11,15 +11,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..concepts import AUTOENCODER
 from ..errors import APIError
 from ..flows import RESIDUAL
 from . import checks
 from ..backbones import forward_from
 from .edit import Edit
 from .invariances import InvarianceMethods
-
-UNSUPERVISED = "@unsupervised"
+from ..targets import AUTOENCODER, UNSUPERVISED, Target, concept_stage
 
 
 class ConceptMethods(InvarianceMethods):
@@ -28,20 +26,20 @@ class ConceptMethods(InvarianceMethods):
     @property
     def targets(self) -> list[str]:
         """Targets whose DisentanglingINN is trained in this run."""
-        return [t for t in self.cfg.get("concepts", {}).get("targets", []) if self.run.has(f"concepts/{t}")]
+        return [t for t in self.cfg.get("concepts", {}).get("targets", []) if self.run.has(concept_stage(t))]
 
     @property
     def unsupervised_targets(self) -> list[str]:
         """`<target>@unsupervised` for every target whose pair-free IIN is trained in this run."""
         names = [f"{t}{UNSUPERVISED}" for t in self.cfg.get("concepts", {}).get("unsupervised", [])]
-        return [n for n in names if self.run.has(f"concepts/{n}")]
+        return [n for n in names if self.run.has(concept_stage(n))]
 
     def dinn(self, target: str) -> nn.Module:
         """T of `target`: `factors` lists its factor names, `factor_dims` their sizes."""
         trained = self.targets + self.unsupervised_targets
         if target not in trained:
             raise APIError(f"no concept INN for target {target!r} in {self.run.root}; trained targets: {trained}")
-        return self._net(f"concepts/{target}", lambda: self.run.load_module(f"concepts/{target}"))
+        return self._net(concept_stage(target), lambda: self.run.load_module(concept_stage(target)))
 
     def _factor(self, method: str, target: str, factor: str) -> int:
         """Check the factor exists for the target; its code size d."""
@@ -51,7 +49,7 @@ class ConceptMethods(InvarianceMethods):
         return dinn.factor_dims[factor]
 
     def _codes(self, x: torch.Tensor, target: str) -> torch.Tensor:
-        base = target.removesuffix(UNSUPERVISED)
+        base = Target.parse(target).base
         if base == AUTOENCODER:
             return self.autoencoder.encode(x).mean
         return self._representation(x, base, None).flatten(1)  # (B, C, H, W) -> (B, C*H*W)
@@ -84,7 +82,7 @@ class ConceptMethods(InvarianceMethods):
         """z* = T^-1(parts) for x (B*n, ...); images and logits shaped (B, n, ...) or (B, ...) by `lead`."""
         dinn = self.dinn(target)
         z_star = dinn(dinn.merge(parts), rev=True, jac=False)[0]
-        base = target.removesuffix(UNSUPERVISED)
+        base = Target.parse(target).base
         if base == AUTOENCODER:
             images = self.autoencoder.decode(z_star)
             return Edit(images, self._logits(images), lead)

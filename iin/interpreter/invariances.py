@@ -9,6 +9,7 @@ from ..features import Representation
 from . import checks
 from .edit import Edit
 from .networks import Networks
+from ..targets import LABEL
 
 
 class InvarianceMethods(Networks):
@@ -16,7 +17,7 @@ class InvarianceMethods(Networks):
 
     def _labels(self, method: str, x: torch.Tensor, layer: str, labels: Any) -> torch.Tensor | None:
         """Labels for `@label`: the given ones (checked), else the classifier's predictions; None elsewhere."""
-        if layer != "@label":
+        if layer != LABEL:
             return None
         if labels is None:
             return self._logits(x).argmax(1)

@@ -12,6 +12,7 @@ from ..errors import APIError
 from ..inference import fast
 from ..run import Run
 from . import checks
+from ..targets import invariance_stage
 
 SPLITS = ("train", "test")
 Self = TypeVar("Self", bound="Networks")
@@ -71,13 +72,13 @@ class Networks:
     @property
     def layers(self) -> list[str]:
         """Layers whose invariance cINN is trained in this run."""
-        return [l for l in self.cfg.get("invariance", {}).get("layers", []) if self.run.has(f"invariances/{l}")]
+        return [l for l in self.cfg.get("invariance", {}).get("layers", []) if self.run.has(invariance_stage(l))]
 
     def cinn(self, layer: str) -> nn.Module:
         """tau_l, the invariance cINN of `layer`."""
         if layer not in self.layers:
             raise UnknownLayerError(f"no invariance cINN for layer {layer!r} in {self.run.root}; trained layers: {self.layers}")
-        return self._net(f"invariances/{layer}", lambda: self.run.load_module(f"invariances/{layer}"))
+        return self._net(invariance_stage(layer), lambda: self.run.load_module(invariance_stage(layer)))
 
     def _images(self, method: str, x: Any, name: str = "x") -> torch.Tensor:
         return checks.images(method, name, x, self.image_shape, self.device)

@@ -6,13 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .schedule import adamw_one_cycle
+from .schedule import Optimizer, Scheduler, optimizers
 
 
 class ClassifierModule(pl.LightningModule):
-    def __init__(self, net: nn.Module, lr: float = 2e-3, weight_decay: float = 1e-4):
+    def __init__(self, net: nn.Module, optimizer: Optimizer, scheduler: Scheduler | None):
         super().__init__()
-        self.net, self.lr, self.weight_decay = net, lr, weight_decay
+        self.net, self.optimizer, self.scheduler = net, optimizer, scheduler
 
     def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
         loss = F.cross_entropy(self.net(batch["image"]), batch["label"])
@@ -25,4 +25,4 @@ class ClassifierModule(pl.LightningModule):
         self.log("val/accuracy", (logits.argmax(1) == batch["label"]).float().mean(), prog_bar=True)
 
     def configure_optimizers(self):
-        return adamw_one_cycle(self.parameters(), self.trainer, self.lr, self.weight_decay)
+        return optimizers(self.parameters(), self.trainer, self.optimizer, self.scheduler)

@@ -6,7 +6,7 @@ import torch
 
 from ..flows import DisentanglingINN
 from ..losses import FactorLoss, bits_per_dim, nll
-from .schedule import adamw_one_cycle
+from .schedule import Optimizer, Scheduler, optimizers
 
 
 class ConceptModule(pl.LightningModule):
@@ -15,10 +15,10 @@ class ConceptModule(pl.LightningModule):
     `noise` adds N(0, noise^2) in standardised units: it dequantises the point mass of ReLU units at 0.
     """
 
-    def __init__(self, dinn: DisentanglingINN, rho: float = 0.975, symmetric: bool = False, lr: float = 1e-3,
-                 noise: float = 0.0):
+    def __init__(self, dinn: DisentanglingINN, rho: float, symmetric: bool, noise: float, optimizer: Optimizer,
+                 scheduler: Scheduler | None):
         super().__init__()
-        self.dinn, self.lr, self.noise = dinn, lr, noise
+        self.dinn, self.noise, self.optimizer, self.scheduler = dinn, noise, optimizer, scheduler
         self.factor_loss = FactorLoss(rho, symmetric)
 
     def _code(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,4 +36,4 @@ class ConceptModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        return adamw_one_cycle(self.dinn.parameters(), self.trainer, self.lr, weight_decay=1e-5, warmup=0.1)
+        return optimizers(self.dinn.parameters(), self.trainer, self.optimizer, self.scheduler)

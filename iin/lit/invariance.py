@@ -6,15 +6,15 @@ import torch
 
 from ..flows import InvarianceCINN
 from ..losses import bits_per_dim, nll
-from .schedule import adamw_one_cycle
+from .schedule import Optimizer, Scheduler, optimizers
 
 
 class InvarianceModule(pl.LightningModule):
     """Batches are dicts with the posterior `mean`, `logvar` of zbar and the condition `cond` = Phi_l(x)."""
 
-    def __init__(self, cinn: InvarianceCINN, lr: float = 1e-3, weight_decay: float = 1e-5):
+    def __init__(self, cinn: InvarianceCINN, optimizer: Optimizer | None, scheduler: Scheduler | None):
         super().__init__()
-        self.cinn, self.lr, self.weight_decay = cinn, lr, weight_decay
+        self.cinn, self.optimizer, self.scheduler = cinn, optimizer, scheduler
 
     def loss(self, batch: dict) -> torch.Tensor:
         """Mean -log p(zbar | z) in nats for zbar drawn from the cached posterior."""
@@ -29,4 +29,4 @@ class InvarianceModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        return adamw_one_cycle(self.cinn.parameters(), self.trainer, self.lr, self.weight_decay, warmup=0.1)
+        return optimizers(self.cinn.parameters(), self.trainer, self.optimizer, self.scheduler)

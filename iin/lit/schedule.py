@@ -1,12 +1,22 @@
-"""The one optimiser recipe every stage shares: AdamW under a one-cycle learning-rate schedule, stepped per batch."""
+"""The optimiser recipe of every stage, from its config: `optimizer` and `scheduler` are Hydra `_partial_` targets
+(see iin/configs), so the run's config.yaml records every value that shaped the weights."""
 from __future__ import annotations
+
+from typing import Any, Callable, Iterable
 
 import pytorch_lightning as pl
 import torch
 
+Optimizer = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
+Scheduler = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
-def adamw_one_cycle(params, trainer: pl.Trainer, lr: float, weight_decay: float, warmup: float = 0.3) -> dict:
-    """Lightning's `configure_optimizers` answer; `warmup` is the share of steps spent raising the rate."""
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)  # fused: 2.4x faster steps on CPU
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=trainer.estimated_stepping_batches, pct_start=warmup)
+
+def optimizers(params: Iterable[torch.nn.Parameter], trainer: pl.Trainer, optimizer: Optimizer,
+               scheduler: Scheduler | None) -> Any:
+    """Lightning's `configure_optimizers` answer: `optimizer(params)`, and `scheduler(opt, total_steps=...)`
+    stepped once per batch over the whole run (None keeps the optimiser's rate constant)."""
+    opt = optimizer(params)
+    if scheduler is None:
+        return opt
+    sched = scheduler(opt, total_steps=trainer.estimated_stepping_batches)
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -2,7 +2,6 @@
 import argparse
 import os
 
-from ..errors import UserError
 from . import build_report
 
 

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from .facts import Facts
 from .figures import Figures
 from .sections import is_number, layer_columns
+from ..targets import CALIBRATION, is_layer
 
 KEEPS, IGNORES = 1 / 3, 2 / 3  # invariance below: the layer keeps the factor; above: it ignores it
 
@@ -50,13 +51,13 @@ def factor_finding(inv: Mapping[str, Any], layers: list[str], factor: str) -> st
     elif vals:
         top = max(vals, key=vals.get)
         text += f". No trained layer is invariant to {escape(factor)} (highest invariance {_g(vals[top])} at {escape(top)})"
-    cal = [f"{c} {_g(inv[c]['invariance'][factor])}" for c in ("@image", "@label")
+    cal = [f"{c} {_g(inv[c]['invariance'][factor])}" for c in CALIBRATION
            if factor in ((inv.get(c) or {}).get("invariance") or {})]
     return text + (f" (calibrations: {', '.join(cal)})" if cal else "") + "."
 
 
 def invariance_findings(inv: Mapping[str, Any], facts: Facts) -> list[str]:
-    layers = [c for c in layer_columns(inv, facts.layers) if not c.startswith("@")]
+    layers = [c for c in layer_columns(inv, facts.layers) if is_layer(c)]
     factors = list(dict.fromkeys(f for l in layers for f in (inv[l].get("invariance") or {})))
     return [factor_finding(inv, layers, f) for f in factors]
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 from .facts import Facts
 from .figures import Figures
 from .html import Html, NumHtml, flatten, fmt, glossary_link, nested_table, note, table
+from ..targets import profile_order
 
 Renderer = Callable[[Any, Figures, Facts], str]
 
@@ -24,9 +25,7 @@ def generic(data: Any, figs: Figures, key: str = "") -> str:
 def layer_columns(data: Mapping[str, Any], order: list[str]) -> list[str]:
     """@image, the model layers in network order, @label: from "nothing invariant" to "only the class"."""
     maps = [k for k, v in data.items() if isinstance(v, Mapping)]
-    layers = [l for l in order if l in maps and not l.startswith("@")]
-    layers += [l for l in maps if l not in layers and not l.startswith("@")]
-    return [c for c in ("@image",) if c in maps] + layers + [c for c in maps if c.startswith("@") and c != "@image"]
+    return profile_order([l for l in order if l in maps] + [l for l in maps if l not in order])
 
 
 def by_layer(data: Mapping[str, Any], columns: list[str], group: str, caption: str) -> str:

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from ..autoencoder import PatchDiscriminator, build_first_stage, check_first_stage
 from ..lit import AutoencoderModule
 from ..run import Run
-from .common import build_datamodule, fit, seed, should_skip
+from .common import build_datamodule, fit, recipe, seed, should_skip
 
 
 def train_autoencoder(cfg: DictConfig, run: Run) -> None:
@@ -23,7 +23,7 @@ def train_autoencoder(cfg: DictConfig, run: Run) -> None:
     check_first_stage(net, channels, size)
     if section.epochs > 0:
         disc = PatchDiscriminator(channels) if section.discriminator else None
-        module = AutoencoderModule(net, beta=section.beta, lr=section.lr, discriminator=disc,
-                                   disc_weight=section.disc_weight)
+        module = AutoencoderModule(net, beta=section.beta, discriminator=disc, disc_weight=section.disc_weight,
+                                   **recipe(section), disc_optimizer=recipe(section, "disc_")["disc_optimizer"])
         fit(cfg, run, "autoencoder", module, datamodule=dm, max_epochs=section.epochs)
     run.save_module("autoencoder", net, build=build)

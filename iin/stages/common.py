@@ -33,7 +33,7 @@ class FiniteLossGuard(pl.Callback):
         self.stage, self.last_good = stage, last_good
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is not None and not torch.isfinite(loss).all():
             kept = (f"the last good checkpoint is kept in {self.last_good} and a rerun resumes there"
                     if self.last_good.is_file() else "no last good checkpoint was written yet")
@@ -57,6 +57,18 @@ def build_datamodule(data_cfg: DictConfig) -> DataModule:
     """The DataModule of a `data` config group (name, batch_size, num_workers, options)."""
     return SeededDataModule(data_cfg.name, batch_size=data_cfg.batch_size,
                             num_workers=data_cfg.get("num_workers", 0), **dict(data_cfg.get("options") or {}))
+
+
+def recipe(section: DictConfig, prefix: str = "") -> dict[str, Any]:
+    """A section's `<prefix>optimizer` and `<prefix>scheduler` (Hydra `_partial_` targets; a null scheduler keeps
+    the rate constant), as the keyword arguments of a stage's LightningModule."""
+    from hydra.utils import instantiate
+
+    made = {}
+    for key in ("optimizer", "scheduler"):
+        node = section.get(prefix + key)
+        made[prefix + key] = None if node is None else instantiate(node, _convert_="all")
+    return made
 
 
 def stage_seed(cfg: DictConfig, stage: str) -> int:

@@ -6,21 +6,18 @@ from omegaconf import DictConfig
 
 from ..batches import batch_loader
 from ..checkpoint import build_module, plain
-from ..concepts import AUTOENCODER, TargetCodes, estimate_factor_dims, pair_batches, single_batches
+from ..concepts import TargetCodes, estimate_factor_dims, pair_batches, single_batches
 from ..data import PairSampler, dataset_from_config
 from ..flows import RESIDUAL
 from ..lit import ConceptModule
 from ..run import Run
-from .common import fit, run_jobs, seed, should_skip
+from .common import fit, recipe, run_jobs, seed, should_skip
 from .invariances import feature_cache
-
-
-def stage_name(target: str, unsupervised: bool = False) -> str:
-    return f"concepts/{target}" + ("@unsupervised" if unsupervised else "")
+from ..targets import concept_stage, is_layer
 
 
 def target_codes(cfg: DictConfig, run: Run, target: str, split: str, dataset) -> TargetCodes:
-    layers = [] if target == AUTOENCODER else [target]
+    layers = [target] if is_layer(target) else []
     return TargetCodes(feature_cache(cfg, run).get(split, layers, dataset), target)
 
 
@@ -42,7 +39,7 @@ def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> 
     dataset = dataset_from_config(cfg.data, "train")
     sampler = PairSampler(dataset.factors, list(section.factors), seed=section.seed)
     codes = target_codes(cfg, run, target, "train", dataset)
-    name = stage_name(codes.target, unsupervised)
+    name = concept_stage(codes.target, unsupervised)
     seed(section.seed)
     constant = codes.constant_units()
     dims, scores = (({RESIDUAL: codes.dim - len(constant)}, {}) if unsupervised
@@ -53,7 +50,7 @@ def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> 
     dinn.norm.set(*codes.moments())
     batches = (single_batches(codes, section.batch_size, section.seed) if unsupervised
                else pair_batches(codes, sampler, section.batch_size, section.seed))
-    module = ConceptModule(dinn, rho=section.rho, symmetric=section.symmetric, lr=section.lr, noise=section.noise)
+    module = ConceptModule(dinn, rho=section.rho, symmetric=section.symmetric, noise=section.noise, **recipe(section))
     fit(cfg, run, name, module, max_steps=section.steps, val=False, grad_clip=section.get("grad_clip"),
         train_dataloaders=batch_loader(batches))
     run.save_module(name, dinn, build=build, target=codes.target, factor_scores=scores, factors=list(section.factors))
@@ -62,9 +59,9 @@ def train_target(cfg: DictConfig, run: Run, target: str, unsupervised: bool) -> 
 def train_concepts(cfg: DictConfig, run: Run) -> None:
     section = cfg.concepts
     jobs = [(t, False) for t in section.targets] + [(t, True) for t in section.get("unsupervised", [])]
-    jobs = [(t, u) for t, u in jobs if not should_skip(cfg, run, stage_name(t, u))]
+    jobs = [(t, u) for t, u in jobs if not should_skip(cfg, run, concept_stage(t, u))]
     if not jobs:
         return
-    layers = list(dict.fromkeys(t for t, _ in jobs if t != AUTOENCODER))  # the posterior is always cached
+    layers = list(dict.fromkeys(t for t, _ in jobs if is_layer(t)))  # the posterior is always cached
     feature_cache(cfg, run).get("train", layers, dataset_from_config(cfg.data, "train"))
     run_jobs(train_target, [(cfg, run, t, u) for t, u in jobs], section.get("workers", 1))

@@ -11,13 +11,10 @@ from ..errors import ConfigError
 from ..features import FeatureCache, Representation, moments, streamed
 from ..lit import InvarianceModule
 from ..run import Run
-from .common import fit, run_jobs, seed, should_skip
+from .common import fit, recipe, run_jobs, seed, should_skip
+from ..targets import invariance_stage
 
 MODES = ("cached", "recompute")
-
-
-def stage_name(layer: str) -> str:
-    return f"invariances/{layer}"
 
 
 def feature_cache(cfg: DictConfig, run: Run) -> FeatureCache:
@@ -46,16 +43,16 @@ def train_layer(cfg: DictConfig, run: Run, layer: str) -> None:
     cinn = build_module(build)
     cinn.embedder.norm.set(*moments(conditions(), tuple(cinn.embedder.norm.mean.shape)))
     batches = StepBatches(source, section.batch_size, section.seed)
-    fit(cfg, run, stage_name(layer), InvarianceModule(cinn, lr=section.lr), max_steps=section.steps,
+    fit(cfg, run, invariance_stage(layer), InvarianceModule(cinn, **recipe(section)), max_steps=section.steps,
         val=False, grad_clip=section.get("grad_clip"), train_dataloaders=batch_loader(batches))
-    run.save_module(stage_name(layer), cinn, build=build, layer=layer)
+    run.save_module(invariance_stage(layer), cinn, build=build, layer=layer)
 
 
 def train_invariances(cfg: DictConfig, run: Run) -> None:
     section = cfg.invariance
     if section.mode not in MODES:
         raise ConfigError(f"invariance.mode must be one of {MODES}, got {section.mode!r}")
-    layers = [l for l in section.layers if not should_skip(cfg, run, stage_name(l))]
+    layers = [l for l in section.layers if not should_skip(cfg, run, invariance_stage(l))]
     if not layers:
         return
     if section.mode == "cached":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -12,8 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 # No timestamp or software version in the PNG text chunks: the same figure gives the same bytes.
 PNG_METADATA = {"Software": None}
 
+if TYPE_CHECKING:
+    import torch
 
-def colormap(values: "torch.Tensor", name: str = "magma") -> "torch.Tensor":
+
+def colormap(values: torch.Tensor, name: str = "magma") -> torch.Tensor:
     """Values (...) in [0, 1] coloured by a matplotlib colormap: (..., 3) floats in [0, 1]."""
     import torch
 

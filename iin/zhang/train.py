@@ -1,6 +1,8 @@
 """A small training loop for ZhangCNN (ordinary or interpretable) on in-memory tensors."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from .network import ZhangCNN
@@ -14,12 +16,11 @@ def lambda_schedule(step: int, total: int, lam: float, warmup: float = 0.3) -> f
     return lam * min(1.0, step / max(1.0, warmup * total))
 
 
-def train_cnn(net: ZhangCNN, images: torch.Tensor, labels: torch.Tensor, epochs: int = 6, lr: float = 3e-3,
-              batch_size: int = 64, lam: float = 1.0, warmup: float = 0.3,
-              seed: int = 0) -> list[dict[str, float]]:
-    """Adam on cross-entropy (+ lam(t) * filter loss when interpretable); returns the per-epoch means."""
+def train_cnn(net: ZhangCNN, images: torch.Tensor, labels: torch.Tensor, optimizer: Callable[..., torch.optim.Optimizer],
+              epochs: int, batch_size: int, lam: float, warmup: float, seed: int) -> list[dict[str, float]]:
+    """`optimizer(params)` on cross-entropy (+ lam(t) * filter loss when interpretable); the per-epoch means."""
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=1e-4)
+    opt = optimizer(net.parameters())
     steps_per_epoch = -(-len(images) // batch_size)
     total, step, history = epochs * steps_per_epoch, 0, []
     net.train()
