@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from ..editing import Interpreter
 from ..features import moments
 from ..metrics.invariance import explained_variance_share
+from ..targets import is_layer
 from ..viz import save_grid
 from .context import EvalContext, MissingStage
-from ..targets import is_layer
 
 
 def fgsm(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:

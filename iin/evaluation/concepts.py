@@ -6,9 +6,9 @@ import torch
 from ..data import colormnist
 from ..editing import Interpreter
 from ..flows import RESIDUAL
+from ..targets import concept_stage
 from ..viz import bar_chart, save_grid
 from .context import EvalContext, MissingStage
-from ..targets import concept_stage
 
 
 @torch.no_grad()

@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 
 from ..editing import Interpreter
+from ..targets import CALIBRATION, is_layer
 from ..viz import line_plot, save_grid
 from .context import EvalContext
-from ..targets import CALIBRATION, is_layer
 
 
 @torch.no_grad()

@@ -10,9 +10,9 @@ import torch
 from ..editing import Interpreter
 from ..losses import bits_per_dim, nll
 from ..metrics.invariance import cosine, invariance_score
+from ..targets import LABEL
 from .context import EvalContext, MissingStage
 from .invariance_figures import invariance_figures
-from ..targets import LABEL
 
 
 def _labels_of(ctx: EvalContext, interp: Interpreter, layer: str, images: torch.Tensor) -> torch.Tensor | None:

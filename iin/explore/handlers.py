@@ -11,8 +11,8 @@ import torch
 from ..attribution import Attribution, overlay
 from ..editing import Interpreter
 from ..evaluation.attack import fgsm
-from .images import picture
 from ..targets import CALIBRATION, is_layer, profile_order
+from .images import picture
 
 SCALE = 3  # the default magnification; the app passes the one from configs/explore.yaml
 

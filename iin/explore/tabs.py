@@ -4,8 +4,8 @@ from __future__ import annotations
 import gradio as gr
 
 from ..attribution import METHODS
-from . import handlers
 from ..targets import is_layer
+from . import handlers
 
 NONE = "none"  # attribution without invariance samples beside it
 

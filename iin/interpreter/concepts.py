@@ -11,13 +11,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..backbones import forward_from
 from ..errors import APIError
 from ..flows import RESIDUAL
+from ..targets import AUTOENCODER, UNSUPERVISED, Target, concept_stage
 from . import checks
-from ..backbones import forward_from
 from .edit import Edit
 from .invariances import InvarianceMethods
-from ..targets import AUTOENCODER, UNSUPERVISED, Target, concept_stage
 
 
 class ConceptMethods(InvarianceMethods):

@@ -6,10 +6,10 @@ from typing import Any
 import torch
 
 from ..features import Representation
+from ..targets import LABEL
 from . import checks
 from .edit import Edit
 from .networks import Networks
-from ..targets import LABEL
 
 
 class InvarianceMethods(Networks):

@@ -11,8 +11,8 @@ from ..backbones import UnknownLayerError
 from ..errors import APIError
 from ..inference import fast
 from ..run import Run
-from . import checks
 from ..targets import invariance_stage
+from . import checks
 
 SPLITS = ("train", "test")
 Self = TypeVar("Self", bound="Networks")

@@ -4,10 +4,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Mapping
 
+from ..targets import CALIBRATION, is_layer
 from .facts import Facts
 from .figures import Figures
 from .sections import is_number, layer_columns
-from ..targets import CALIBRATION, is_layer
 
 KEEPS, IGNORES = 1 / 3, 2 / 3  # invariance below: the layer keeps the factor; above: it ignores it
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any, Callable, Mapping
 
+from ..targets import profile_order
 from .facts import Facts
 from .figures import Figures
 from .html import Html, NumHtml, flatten, fmt, glossary_link, nested_table, note, table
-from ..targets import profile_order
 
 Renderer = Callable[[Any, Figures, Facts], str]
 

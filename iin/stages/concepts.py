@@ -11,9 +11,9 @@ from ..data import PairSampler, dataset_from_config
 from ..flows import RESIDUAL
 from ..lit import ConceptModule
 from ..run import Run
+from ..targets import concept_stage, is_layer
 from .common import fit, recipe, run_jobs, seed, should_skip
 from .invariances import feature_cache
-from ..targets import concept_stage, is_layer
 
 
 def target_codes(cfg: DictConfig, run: Run, target: str, split: str, dataset) -> TargetCodes:

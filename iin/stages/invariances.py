@@ -11,8 +11,8 @@ from ..errors import ConfigError
 from ..features import FeatureCache, Representation, moments, streamed
 from ..lit import InvarianceModule
 from ..run import Run
-from .common import fit, recipe, run_jobs, seed, should_skip
 from ..targets import invariance_stage
+from .common import fit, recipe, run_jobs, seed, should_skip
 
 MODES = ("cached", "recompute")
 
