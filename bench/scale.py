@@ -98,16 +98,21 @@ def phase(name: str, data_root: Path, out: Path) -> dict:
     return {"images": n, "images_per_s": n / (time.perf_counter() - start)}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM). Not getrusage's ru_maxrss: Linux carries that across exec,
+    so a child started by a large parent would report the parent's size."""
+    with open("/proc/self/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    return round(kb / 1024, 1)
+
+
 def run_phase(name: str, data_root: Path, out: Path, threads: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, __file__, "--phase", name, "--data", str(data_root), "--out", str(out)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"phase {name} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far (KB on Linux)
-    result["peak_rss_mb_children"] = round(peak / 1024, 1) if peak > before else None
     return result
 
 
@@ -148,8 +153,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         result = phase(args.phase, Path(args.data), Path(args.out))
-        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        # DataLoader workers are processes of their own: the largest one, once reaped (None without workers)
+        result["peak_rss_mb"] = peak_rss_mb()
+        # DataLoader workers are processes of their own: the largest one, once reaped (None without workers);
+        # forked, they count the pages they share with this process
         workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         result["worker_peak_rss_mb"] = round(workers / 1024, 1) if workers else None
         print(json.dumps(result))

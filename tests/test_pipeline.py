@@ -50,6 +50,17 @@ def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
     assert (smoke_run.root / "figures" / "concepts_walk_penultimate@unsupervised.png").is_file()
     assert sum(concept["factor_dims"].values()) == 16
     assert set(on_disk["attack"]["explained_variance"]) == {"block2", "penultimate"}
+    assert "attribution" not in on_disk  # run_evaluate leaves it out: a left-out section stays out
+
+
+def test_sections_and_frechet_sets_left_out_by_config_stay_out():
+    from iin.evaluation import default_options, options_with_defaults
+
+    cfg = make_config(["run_dir=r", "~eval.sections.attribution", "~eval.frechet_sets.noise"], name="evaluate")
+    options = options_with_defaults(cfg.eval)
+    assert "attribution" not in options.sections and "invariances" in options.sections
+    assert "noise" not in options.frechet_sets and "train" in options.frechet_sets
+    assert set(options_with_defaults({"samples": 2}).sections) == set(default_options().sections)
 
 
 def _small_run(tmp_path, *overrides):

@@ -24,7 +24,8 @@ class Occlusion(Attribution):
         c = x.shape[1]
         attr = _CaptumOcclusion(self.inference(x)).attribute(  # captum's forwards run without gradients
             x, sliding_window_shapes=(c, self.window, self.window), strides=(c, self.stride, self.stride),
-            baselines=self.baseline, target=target, perturbations_per_eval=self.batch_size)  # (B, C, H, W)
+            baselines=self.baseline, target=target,  # (B, C, H, W)
+            perturbations_per_eval=max(1, self.batch_size // len(x)))  # each forward sees B x this many images
         return attr.mean(dim=1, keepdim=True)  # identical over channels: the window spans all of them
 
 

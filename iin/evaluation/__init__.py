@@ -28,9 +28,14 @@ def default_options() -> DictConfig:
 
 
 def options_with_defaults(options: Any = None) -> DictConfig:
-    """Given options over the YAML defaults (callers may pass a partial dict)."""
+    """Given options over the YAML defaults (callers may pass a partial dict). A given `sections` or
+    `frechet_sets` listing is taken whole, so that `~eval.sections.<name>` leaves that section out."""
     given = options if isinstance(options, DictConfig) else OmegaConf.create(dict(options or {}))
-    return OmegaConf.merge(default_options(), given)
+    merged = OmegaConf.merge(default_options(), given)
+    for listing in ("sections", "frechet_sets"):
+        if listing in given:
+            merged[listing] = given[listing]
+    return merged
 
 
 def write_json(path: Path, data: dict) -> None:
