@@ -45,7 +45,8 @@ def _seed():
 @pytest.fixture(scope="session")
 def smoke_cfg(tmp_path_factory) -> DictConfig:
     out = tmp_path_factory.mktemp("outputs")
-    return make_config(["experiment=smoke", f"paths.output_dir={out}"])
+    # the session's run keeps its feature cache: tests read and corrupt it (the default drops it, see test_pipeline)
+    return make_config(["experiment=smoke", f"paths.output_dir={out}", "cache.keep=true"])
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,16 @@ def _small_run(tmp_path, *overrides):
     return make_config(["experiment=smoke", f"paths.output_dir={tmp_path}", *overrides])
 
 
+def test_the_feature_cache_is_dropped_after_training_unless_kept(tmp_path):
+    """By default the cache lives only while train.py runs; a later command that needs it rebuilds it."""
+    inns = ["stages=[classifier,autoencoder,invariances]", "invariance.layers=[block2]"]
+    run = train(_small_run(tmp_path, *inns))
+    assert run.has("invariances/block2") and not (run.root / "features").exists()
+    run = train(_small_run(tmp_path, *inns[:1], "invariance.layers=[block2,penultimate]", "cache.keep=true"))
+    assert run.has("invariances/penultimate")
+    assert (run.root / "features" / "train" / "penultimate").is_dir()  # rebuilt for the new layer, then kept
+
+
 def test_channel_mismatch_is_a_clear_error(tmp_path):
     cfg = _small_run(tmp_path, "data=mnist5k", "backbone.in_channels=3", "stages=[classifier]")
     with pytest.raises(ValueError, match=r"images have 1 channel\(s\) but the backbone tiny_cnn expects 3"):
