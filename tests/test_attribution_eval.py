@@ -147,3 +147,24 @@ def test_the_shapes_experiment_evaluates_the_pointing_game_on_100_images():
     assert make_config(["experiment=shapes"]).eval.attribution.n_images >= 100
     assert make_config(["experiment=colormnist"]).get("eval") is None  # the default stays cheap (16 images)
     assert make_config(["run_dir=x"], name="evaluate").eval.attribution.n_images is None  # leaves it to the run
+
+
+def test_the_experiments_attribution_options_win_over_the_eval_defaults_and_the_command_line_over_both():
+    """A null in configs/eval leaves the choice to the experiment (shapes_resnet's TorchRay tolerance), else the
+    code default; evaluate.py's own overrides win over both."""
+    from types import SimpleNamespace
+
+    from iin.evaluation import options_with_defaults
+    from iin.evaluation.attribution import settings
+
+    def resolved(train_overrides, eval_overrides):
+        options = options_with_defaults(make_config(["run_dir=r", *eval_overrides], name="evaluate").eval)
+        ctx = SimpleNamespace(cfg=make_config(train_overrides), option=lambda key, default=None: options.get(key, default))
+        return settings(ctx)
+
+    shapes = resolved(["experiment=shapes_resnet"], [])
+    assert (shapes["pointing_tolerance"], shapes["n_sanity"], shapes["n_images"]) == (4.29, 2, 48)
+    assert shapes["methods"]["Occlusion"] == {"window": 8, "stride": 4}
+    assert resolved(["experiment=shapes_resnet"], ["eval.attribution.n_sanity=3"])["n_sanity"] == 3
+    plain = resolved(["experiment=colormnist"], [])
+    assert (plain["pointing_tolerance"], plain["n_sanity"], plain["n_steps"], plain["n_images"]) == (1, 4, 32, 16)
