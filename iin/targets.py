@@ -36,10 +36,6 @@ class Target:
         return not self.base.startswith("@")
 
     @property
-    def is_calibration(self) -> bool:
-        return self.base in CALIBRATION
-
-    @property
     def upstream(self) -> list[str]:
         """The trained stages its features come from: the autoencoder, and the classifier for a layer."""
         return ["autoencoder"] + (["classifier"] if self.is_layer else [])

@@ -5,6 +5,7 @@ from typing import Any, Callable, Mapping
 
 from torch import nn
 
+from ..checkpoint import build_module
 from .tiny import TinyCNN
 from .torchvision_models import torchvision_model
 
@@ -13,8 +14,6 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {"tiny_cnn": TinyCNN}
 
 def build_backbone(config: Mapping[str, Any]) -> nn.Module:
     """`{name: tiny_cnn, ...}`, `{name: resnet18, weights: ..., ...}` or `{_target_: pkg.Class, ...}`."""
-    from ..checkpoint import build_module
-
     return build_module(backbone_build(config))
 
 

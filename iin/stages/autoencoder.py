@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from ..autoencoder import PatchDiscriminator, build_first_stage, check_first_stage
 from ..lit import AutoencoderModule
 from ..run import Run
-from .common import build_datamodule, fit, recipe, seed, should_skip
+from .common import build_datamodule, fit, partial, recipe, seed, should_skip
 
 
 def train_autoencoder(cfg: DictConfig, run: Run) -> None:
@@ -24,6 +24,6 @@ def train_autoencoder(cfg: DictConfig, run: Run) -> None:
     if section.epochs > 0:
         disc = PatchDiscriminator(channels) if section.discriminator else None
         module = AutoencoderModule(net, beta=section.beta, discriminator=disc, disc_weight=section.disc_weight,
-                                   **recipe(section), disc_optimizer=recipe(section, "disc_")["disc_optimizer"])
+                                   **recipe(section), disc_optimizer=partial(section.get("disc_optimizer")))
         fit(cfg, run, "autoencoder", module, datamodule=dm, max_epochs=section.epochs)
     run.save_module("autoencoder", net, build=build)

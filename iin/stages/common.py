@@ -59,16 +59,17 @@ def build_datamodule(data_cfg: DictConfig) -> DataModule:
                             num_workers=data_cfg.get("num_workers", 0), **dict(data_cfg.get("options") or {}))
 
 
-def recipe(section: DictConfig, prefix: str = "") -> dict[str, Any]:
-    """A section's `<prefix>optimizer` and `<prefix>scheduler` (Hydra `_partial_` targets; a null scheduler keeps
-    the rate constant), as the keyword arguments of a stage's LightningModule."""
+def partial(node: DictConfig | None) -> Callable | None:
+    """A Hydra `_partial_` target (an optimiser or a schedule) as the callable it names; None stays None."""
     from hydra.utils import instantiate
 
-    made = {}
-    for key in ("optimizer", "scheduler"):
-        node = section.get(prefix + key)
-        made[prefix + key] = None if node is None else instantiate(node, _convert_="all")
-    return made
+    return None if node is None else instantiate(node, _convert_="all")
+
+
+def recipe(section: DictConfig) -> dict[str, Any]:
+    """A section's `optimizer` and `scheduler` (a null scheduler keeps the rate constant), as the keyword
+    arguments of a stage's LightningModule."""
+    return {key: partial(section.get(key)) for key in ("optimizer", "scheduler")}
 
 
 def stage_seed(cfg: DictConfig, stage: str) -> int:

@@ -10,7 +10,7 @@ from ..checkpoint import build_module, plain, save_checkpoint
 from ..data import dataset_from_config
 from ..run import Run
 from ..zhang import GraphOptions, mine_graph, positives, predict_maps, train_cnn
-from .common import recipe, seed, should_skip
+from .common import partial, seed, should_skip
 
 log = logging.getLogger("iin")
 
@@ -26,7 +26,7 @@ def train_pair(z: DictConfig, images, labels, run_seed: int) -> dict:
     for kind in ("ordinary", "icnn"):
         seed(run_seed)
         net = build_module(zhang_build(z), interpretable=kind == "icnn")
-        history = train_cnn(net, images, labels, recipe(z)["optimizer"], epochs=z.epochs, batch_size=z.batch_size,
+        history = train_cnn(net, images, labels, partial(z.optimizer), epochs=z.epochs, batch_size=z.batch_size,
                             lam=z.lam, warmup=z.warmup, seed=run_seed)
         log.info("zhang seed %d %s: last epoch %s", run_seed, kind, history[-1])
         out[kind] = (net, history)
