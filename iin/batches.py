@@ -63,6 +63,34 @@ class RecomputeBatches:
         return {"mean": posterior.mean, "logvar": posterior.logvar, "cond": cond}
 
 
+def holdout_rows(n: int, share: float, max_rows: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, held-out) row indices of n rows, each sorted (reads stay in shard order): a seeded share of the
+    rows, at most max_rows, is held out."""
+    if not 0 <= share < 1:
+        raise ConfigError(f"holdout.share must lie in [0, 1), got {share}")
+    k = min(int(round(n * share)), int(max_rows))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    return perm[:n - k].sort().values, perm[n - k:].sort().values
+
+
+class Rows:
+    """A batch source restricted to some of its rows: `batch(idx)` reads rows[idx] of `source`."""
+
+    def __init__(self, source, rows: torch.Tensor):
+        self.source, self.rows = source, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.source.batch(self.rows[idx])
+
+    def batches(self, size: int) -> Iterator[dict[str, torch.Tensor]]:
+        """Every row once, in order, `size` at a time."""
+        for start in range(0, len(self), size):
+            yield self.batch(torch.arange(start, min(start + size, len(self))))
+
+
 class StepBatches(IterableDataset):
     """Endless batches of `source.batch(idx)`: epoch e is the permutation seeded by (seed, e), shared out by rank,
     cut into full batches; `start_step` skips the batches an interrupted run already trained on."""

@@ -40,6 +40,9 @@ def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
         assert math.isfinite(layer[key]), key
     assert set(layer["preservation"]) == set(layer["invariance"]) == {"digit", "color"}
     assert layer["invertibility_max_abs_err"] < 1e-4
+    kept = smoke_run.load("invariances/block2")["holdout"]  # training's held-out measure, beside the test NLL
+    assert layer["heldout_nll_bits_per_dim"] == kept["heldout"] and layer["kept_step"] == kept["step"] == 5
+    assert math.isfinite(layer["train_nll_bits_per_dim"])
     concept = on_disk["concepts"]["@autoencoder"]
     assert set(concept["swap"]) == {"digit", "color"} and concept["invertibility_max_abs_err"] < 1e-4
     for key in ["model_response", "model_response_prior", "code_std"]:
@@ -201,9 +204,10 @@ def frozen_base(tmp_path_factory):
 def test_killed_inn_stage_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch, frozen_base):
     overrides = ["stages=[invariances,concepts]", "invariance.layers=[penultimate]", "invariance.steps=12",
                  "concepts.targets=[penultimate]", "concepts.unsupervised=[]", "concepts.steps=12",
-                 "checkpoint_every_steps=4"]
+                 "checkpoint_every_steps=4", "invariance.holdout.every_steps=4"]
     a, b = _killed_and_resumed(tmp_path, monkeypatch, frozen_base, overrides, lambda t: t.global_step == 6)
     assert _max_diff(a, b, "invariances/penultimate") == 0.0  # bit-identical on CPU
+    assert a.load("invariances/penultimate")["holdout"] == b.load("invariances/penultimate")["holdout"]
     assert _max_diff(a, b, "concepts/penultimate") == 0.0
     assert _csv_steps(a, "invariances/penultimate") == _csv_steps(b, "invariances/penultimate")  # appended, not lost
     assert not (b.root / "lightning").exists()  # finished stages drop their resume state

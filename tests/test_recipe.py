@@ -71,3 +71,22 @@ def test_a_run_trained_before_optimisers_were_configs_is_still_unchanged(smoke_r
     cfg = make_config(["experiment=smoke", f"run_dir={run_dir}", "invariance.optimizer.weight_decay=0.5"])
     with pytest.raises(Exception, match=r"invariance\.optimizer\.weight_decay 1e-05 -> 0\.5"):
         check_stage_settings(cfg, old)
+
+
+def test_the_classifier_augments_training_batches_only():
+    from iin.lit import ClassifierModule
+    from iin.stages.common import partial
+
+    cfg = make_config(["experiment=shapes_resnet"])
+    augment = partial(cfg.classifier.augment)
+    seen = []
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(3))
+    module = ClassifierModule(net, **recipe(cfg.classifier), augment=lambda x: seen.append(x) or augment(x))
+    torch.manual_seed(0)
+    batch = {"image": torch.rand(4, 3, 16, 16), "label": torch.tensor([0, 1, 2, 0])}
+    module.training_step(batch, 0)
+    assert len(seen) == 1 and seen[0] is batch["image"]
+    blurred = [not torch.equal(augment(batch["image"]), batch["image"]) for _ in range(20)]
+    assert 0 < sum(blurred) < 20  # RandomApply: some batches blurred, some kept
+    module.validation_step(batch, 0)
+    assert len(seen) == 1

@@ -16,15 +16,19 @@ class InvarianceModule(pl.LightningModule):
         super().__init__()
         self.cinn, self.optimizer, self.scheduler = cinn, optimizer, scheduler
 
-    def loss(self, batch: dict) -> torch.Tensor:
-        """Mean -log p(zbar | z) in nats for zbar drawn from the cached posterior."""
+    def nll(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
+        """-log p(zbar | z) in nats per example (B,), for zbar drawn from the cached posterior (its noise from
+        `generator` when given)."""
         mean, logvar = batch["mean"], batch["logvar"]
-        zbar = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)  # a sample of the posterior
-        v, log_det = self.cinn(zbar, c=[batch["cond"]])
-        return nll(v, log_det).mean()
+        noise = torch.randn_like(mean) if generator is None else torch.randn(mean.shape, generator=generator).to(mean)
+        v, log_det = self.cinn(mean + torch.exp(0.5 * logvar) * noise, c=[batch["cond"]])
+        return nll(v, log_det)
+
+    def nll_bpd(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
+        return bits_per_dim(self.nll(batch, generator), self.cinn.z_dim)
 
     def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
-        loss = self.loss(batch)
+        loss = self.nll(batch).mean()
         self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.cinn.z_dim), prog_bar=True)
         return loss
 

@@ -50,6 +50,13 @@ GLOSSARY: tuple[Entry, ...] = (
           "on the input", HI, "0..1; chance about 1/K"),
     Entry("invariances/<layer>/nll_bits_per_dim", "negative log-likelihood of the encoded test images under the "
           "conditional INN, in bits per latent dimension", LO, "compare layers of one run; @image is the easiest"),
+    Entry("invariances/<layer>/train_nll_bits_per_dim", "NLL of encoded training images (as many as held out) at "
+          "the kept step, measured by train.py", LO, "compare with heldout_nll_bits_per_dim: a gap means overfitting"),
+    Entry("invariances/<layer>/heldout_nll_bits_per_dim", "NLL of the training rows held out of the cINN's training "
+          "(invariance.holdout) at the kept step, the lowest one measured", LO,
+          "near train_nll_bits_per_dim: the flow generalises"),
+    Entry("invariances/<layer>/kept_step", "the training step whose weights were kept: the one with the lowest "
+          "held-out NLL", NONE, "the last step: still improving when training stopped"),
     Entry("invariances/<layer>/invertibility_max_abs_err", "largest |tau^-1(tau(zbar)) - zbar| on the test codes: "
           "numerical invertibility of the conditional INN", LO, "float32 round-off is about 1e-6"),
     # attack

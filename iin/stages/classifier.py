@@ -7,7 +7,7 @@ from ..backbones import backbone_build
 from ..checkpoint import plain
 from ..lit import ClassifierModule
 from ..run import Run
-from .common import build_checked_backbone, build_datamodule, fit, recipe, seed, should_skip
+from .common import build_checked_backbone, build_datamodule, fit, partial, recipe, seed, should_skip
 
 
 def train_classifier(cfg: DictConfig, run: Run, stage: str = "classifier") -> None:
@@ -19,7 +19,7 @@ def train_classifier(cfg: DictConfig, run: Run, stage: str = "classifier") -> No
     dm = build_datamodule(cfg.data)
     net = build_checked_backbone(section.net, dm)
     if section.epochs > 0:
-        fit(cfg, run, stage, ClassifierModule(net, **recipe(section)),
+        fit(cfg, run, stage, ClassifierModule(net, **recipe(section), augment=partial(section.get("augment"))),
             datamodule=dm, max_epochs=section.epochs)
     run.save_module(stage, net, build=backbone_build(plain(section.net)))
 

@@ -60,7 +60,8 @@ def build_datamodule(data_cfg: DictConfig) -> DataModule:
 
 
 def partial(node: DictConfig | None) -> Callable | None:
-    """A Hydra `_partial_` target (an optimiser or a schedule) as the callable it names; None stays None."""
+    """A Hydra target as the callable it builds: an optimiser or a schedule (`_partial_`), an image transform;
+    None stays None."""
     from hydra.utils import instantiate
 
     return None if node is None else instantiate(node, _convert_="all")
@@ -134,7 +135,7 @@ def _batch_source(loaders: dict) -> Any:
 
 def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datamodule: Any = None,
         max_epochs: int = -1, max_steps: int = -1, val: bool = True, grad_clip: float | None = None,
-        **loaders: Any) -> pl.Trainer:
+        callbacks: tuple[pl.Callback, ...] = (), **loaders: Any) -> pl.Trainer:
     """Fit `module`, resuming exactly from the stage's last Lightning checkpoint when an earlier run was
     interrupted (see iin.stages.resume). `grad_clip` bounds the global gradient norm (flows at a high rate need it)."""
     if cfg.get("force", False):
@@ -155,7 +156,7 @@ def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datam
     if not val:
         args["limit_val_batches"] = 0
     callbacks = [checkpointer(last.parent, max_steps, cfg.get("checkpoint_every_steps", 250)),
-                 FiniteLossGuard(stage, last), Reseed(seed_value, source), keeper]
+                 FiniteLossGuard(stage, last), Reseed(seed_value, source), keeper, *callbacks]
     trainer = pl.Trainer(**args, logger=loggers, default_root_dir=str(run.root), callbacks=callbacks,
                          plugins=[AtomicCheckpointIO()])
     del resume  # the mmap'ed file is read again by Lightning

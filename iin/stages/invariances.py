@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
-from ..batches import CachedBatches, RecomputeBatches, StepBatches, batch_loader
+from ..batches import CachedBatches, RecomputeBatches, Rows, StepBatches, batch_loader, holdout_rows
 from ..checkpoint import build_module, plain
 from ..data import dataset_from_config
 from ..errors import ConfigError
@@ -13,6 +13,7 @@ from ..lit import InvarianceModule
 from ..run import Run
 from ..targets import invariance_stage
 from .common import fit, recipe, run_jobs, seed, should_skip
+from .heldout import HeldOut, nll_measure
 
 MODES = ("cached", "recompute")
 
@@ -42,10 +43,28 @@ def train_layer(cfg: DictConfig, run: Run, layer: str) -> None:
              **plain(section.flow)}
     cinn = build_module(build)
     cinn.embedder.norm.set(*moments(conditions(), tuple(cinn.embedder.norm.mean.shape)))
-    batches = StepBatches(source, section.batch_size, section.seed)
-    fit(cfg, run, invariance_stage(layer), InvarianceModule(cinn, **recipe(section)), max_steps=section.steps,
-        val=False, grad_clip=section.get("grad_clip"), train_dataloaders=batch_loader(batches))
-    run.save_module(invariance_stage(layer), cinn, build=build, layer=layer)
+    module, stage = InvarianceModule(cinn, **recipe(section)), invariance_stage(layer)
+    rows, holdout = _held_out(section, run, stage, source, module)
+    trainer = fit(cfg, run, stage, module, max_steps=section.steps, val=False, grad_clip=section.get("grad_clip"),
+                  callbacks=(holdout,) if holdout else (),
+                  train_dataloaders=batch_loader(StepBatches(rows, section.batch_size, section.seed)))
+    kept = holdout.restore_best(trainer, module) if holdout else None
+    run.save_module(stage, cinn, build=build, layer=layer, holdout=kept)
+
+
+def _held_out(section: DictConfig, run: Run, stage: str, source,
+              module: InvarianceModule) -> tuple[Rows, HeldOut | None]:
+    """The rows to train on, and the callback that measures the held-out rows against as many training rows
+    (None when `invariance.holdout.share` holds none out)."""
+    spec = section.holdout
+    train_rows, held = holdout_rows(len(source), spec.share, spec.max_rows, section.seed)
+    if not len(held):
+        return Rows(source, train_rows), None
+    probe = torch.randperm(len(train_rows), generator=torch.Generator().manual_seed(section.seed))[:len(held)]
+    sets = {"train": Rows(source, train_rows[probe.sort().values]), "heldout": Rows(source, held)}
+    measure = nll_measure(lambda split: sets[split].batches(section.batch_size), module.nll_bpd, section.seed)
+    return Rows(source, train_rows), HeldOut(measure, spec.every_steps, section.steps,
+                                             run.lightning_dir(stage) / "best.pt")
 
 
 def train_invariances(cfg: DictConfig, run: Run) -> None:
