@@ -3,8 +3,10 @@
 One array (a key: `mean`, `logvar` or a layer) of one split lives in a folder of `shard-NNNNN.npy` files of
 `rows` rows each, plus `meta.json` (fingerprint, dtype, per-row shape, n, rows, complete). A shard is written
 to a temporary file and renamed when full, so a killed extraction leaves only whole shards, which the next run
-keeps. Rows are read by index through short-lived numpy memmaps (opened per read, closed after the gather):
-memory is one batch, and the operating system's page cache, not the process, holds the rest.
+keeps. Rows are read by index with positional reads (`os.preadv`, one per run of consecutive rows) straight into
+the batch: memory is one batch, and the operating system's page cache, not the process, holds the rest. Not
+memory maps: a map held open counts every page it touched in the process's RSS, and a map opened per read faults
+its pages in afresh and leaves glibc's allocator thresholds to drift, which slowed training on large caches.
 
 numpy's .npy files rather than safetensors or zarr: a plain header plus raw rows, so any row is one offset away
 with numpy alone, float16 included, and a shard is valid exactly when its rename happened.
@@ -24,6 +26,7 @@ import torch
 from .errors import DataError
 
 FORMAT = 2  # bump when the layout changes: caches of another format are rebuilt
+OPEN_SHARDS = 32  # descriptors one array keeps open (of a soft limit of 1,024 per process on most systems)
 
 
 def _shard(folder: Path, s: int) -> Path:
@@ -45,32 +48,71 @@ class ShardedArray:
         self.folder = Path(folder)
         meta = json.loads((self.folder / "meta.json").read_text())
         self.n, self.rows, self.shape, self.dtype = meta["n"], meta["rows"], tuple(meta["shape"]), meta["dtype"]
+        self._files: dict[int, tuple[int, int]] = {}  # shard -> (descriptor, offset of row 0), opened on first read
 
     def __len__(self) -> int:
         return self.n
 
     def read(self, idx: torch.Tensor | list[int]) -> torch.Tensor:
         """Rows idx (k,) as float32 (k, *shape), in the order given."""
-        idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
-        out = np.empty((len(idx), *self.shape), dtype=np.float32)
-        shard_of = (idx // self.rows).numpy()
-        for s in np.unique(shard_of):
-            sel = np.flatnonzero(shard_of == s)
-            rows = idx.numpy()[sel] - s * self.rows
-            out[sel] = self._rows(int(s), rows)
-        return torch.from_numpy(out)
+        idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1).numpy()
+        raw = np.empty((len(idx), *self.shape), dtype=self.dtype)
+        if len(idx):
+            flat = raw.reshape(len(idx), -1).view(np.uint8)
+            shard, row = np.divmod(idx, self.rows)
+            cut = np.flatnonzero((np.diff(idx) != 1) | (np.diff(shard) != 0)) + 1  # a run: consecutive, one shard
+            for a, b in zip(np.r_[0, cut], np.r_[cut, len(idx)]):
+                self._pread(int(shard[a]), int(row[a]), flat[a:b])
+        return torch.from_numpy(raw).float()
 
-    def _rows(self, s: int, rows: np.ndarray) -> np.ndarray:
-        """Rows of shard s, copied out of a short-lived memory map (never unpickled)."""
-        path = _shard(self.folder, s)
-        try:
-            data = np.load(path, mmap_mode="r", allow_pickle=False)
-            if data.shape[1:] != self.shape or data.dtype != np.dtype(self.dtype):
-                raise ValueError(f"holds {data.dtype} rows of shape {data.shape[1:]}, not {self.dtype} {self.shape}")
-            return np.asarray(data[rows])
-        except (ValueError, OSError, IndexError) as err:
-            raise DataError(f"feature cache shard {path} is corrupt ({err}); delete {self.folder.parent.parent} "
-                            f"and rerun: the cache is rebuilt") from None
+    def _pread(self, s: int, row: int, out: np.ndarray) -> None:
+        """Fill out (k rows as bytes) from shard s, rows row .. row+k-1."""
+        fd, offset = self._file(s)
+        view, at = memoryview(out).cast("B"), offset + row * out.shape[1]
+        while view.nbytes:
+            got = os.preadv(fd, [view], at)
+            if got == 0:
+                raise self._corrupt(s, "is shorter than its header says")
+            view, at = view[got:], at + got
+
+    def _file(self, s: int) -> tuple[int, int]:
+        """The open descriptor of shard s and the byte offset of its first row (header checked on opening). The
+        OPEN_SHARDS most recently read stay open: a cache of thousands of shards stays under the descriptor limit."""
+        if s in self._files:
+            self._files[s] = self._files.pop(s)  # most recent last
+        else:
+            if len(self._files) >= OPEN_SHARDS:
+                os.close(self._files.pop(next(iter(self._files)))[0])
+            path = _shard(self.folder, s)
+            try:
+                with open(path, "rb") as f:
+                    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                                   (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(f)]
+                    shape, _, dtype = read_header(f)
+                    offset = f.tell()
+            except (ValueError, OSError, KeyError) as err:
+                raise self._corrupt(s, f"({err!r})") from None
+            if tuple(shape[1:]) != self.shape or dtype != np.dtype(self.dtype):
+                raise self._corrupt(s, f"(holds {dtype} rows of shape {tuple(shape[1:])}, not {self.dtype} "
+                                       f"{self.shape})")
+            self._files[s] = (os.open(path, os.O_RDONLY), offset)
+        return self._files[s]
+
+    def _corrupt(self, s: int, why: str) -> DataError:
+        return DataError(f"feature cache shard {_shard(self.folder, s)} is corrupt {why}; delete "
+                         f"{self.folder.parent.parent} and rerun: the cache is rebuilt")
+
+    def close(self) -> None:
+        for fd, _ in getattr(self, "_files", {}).values():
+            os.close(fd)
+        self._files = {}
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        """Descriptors do not travel to another process: a spawned worker opens its own."""
+        return {**self.__dict__, "_files": {}}
 
     def chunks(self, size: int = 4096) -> Iterator[torch.Tensor]:
         """All rows in order, `size` at a time (statistics over the split with bounded memory)."""
