@@ -10,13 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from iin import Interpreter  # noqa: E402
+from iin import Interpreter
+from iin.viz import plt, save_figure
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,8 +37,7 @@ def grid(cells: list[list[torch.Tensor | None]], rows: list[str], cols: list[str
                 ax.set_ylabel(rows[i], fontsize=7, rotation=0, ha="right", va="center")
     fig.suptitle(title, fontsize=8)
     fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.3 / height))  # room for the title
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     print(f"wrote {path}")
 
 

@@ -7,7 +7,7 @@ batch norm -> ReLU -> forward mask around each map's peak, trained with the filt
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -30,9 +30,6 @@ class ZhangConfig:
     beta: float = 4.0         # template / mask fall-off, as in the paper
     tau: float = 2.0          # template strength in units of the normalised peak activation
     alpha: float = 0.5        # prior p(T+) = share of positive images per filter
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class InterpretableConv(nn.Module):
