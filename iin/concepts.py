@@ -12,27 +12,31 @@ from .flows import RESIDUAL, allocate_dims
 from .targets import AUTOENCODER
 
 
-
 class TargetCodes:
     """Flat codes of one target for a split, read from the feature cache by index: zbar ~ posterior (autoencoder)
     or Phi_l(x) flattened ((C, H, W) -> C*H*W: spatial layers cost H*W more)."""
 
-    def __init__(self, cached: Mapping[str, ShardedArray], target: str):
-        self.target = target
+    def __init__(self, cached: Mapping[str, ShardedArray], target: str, rows: torch.Tensor | None = None):
+        self.cached, self.target = cached, target
         self.store = cached["mean"] if target == AUTOENCODER else cached[target]
         self.logvar = cached["logvar"] if target == AUTOENCODER else None
         self.dim = int(torch.tensor(self.store.shape).prod())
+        self.rows = torch.arange(len(self.store)) if rows is None else rows  # example i is cached row rows[i]
+
+    def subset(self, idx: torch.Tensor) -> "TargetCodes":
+        """The codes of examples idx only (held-out rows stay out of training, moments and estimates)."""
+        return TargetCodes(self.cached, self.target, self.rows[idx])
 
     def __len__(self) -> int:
-        return len(self.store)
+        return len(self.rows)
 
     def means(self, idx: torch.Tensor) -> torch.Tensor:
         """(k, dim): the posterior mean or the layer's features of examples idx."""
-        return self.store.read(idx).flatten(1)
+        return self.store.read(self.rows[idx]).flatten(1)
 
     def chunks(self, size: int = 4096):
-        for z in self.store.chunks(size):
-            yield z.flatten(1)
+        for start in range(0, len(self), size):
+            yield self.means(torch.arange(start, min(start + size, len(self))))
 
     def moments(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-unit mean and unbiased std over the split, (dim,) each, in one streaming pass."""
@@ -60,7 +64,7 @@ class TargetCodes:
         if self.logvar is None:
             return mean
         noise = torch.randn(mean.shape, generator=generator)
-        return mean + torch.exp(0.5 * self.logvar.read(idx).flatten(1)) * noise
+        return mean + torch.exp(0.5 * self.logvar.read(self.rows[idx]).flatten(1)) * noise
 
 
 def pair_batches(codes: TargetCodes, sampler: PairSampler, batch_size: int, seed: int) -> DrawnBatches:

@@ -5,7 +5,7 @@ import torch
 
 from iin.batches import Rows, holdout_rows
 from iin.errors import ConfigError
-from iin.stages.heldout import HeldOut, nll_measure
+from iin.stages.heldout import HeldOut, mean_measure
 
 
 def test_holdout_rows_are_a_seeded_disjoint_split_bounded_by_max_rows():
@@ -38,9 +38,9 @@ def test_rows_read_their_share_of_the_source_in_order():
     assert [b["x"].tolist() for b in rows.batches(2)] == [[1.0, 4.0], [7.0]]
 
 
-def test_nll_measure_averages_per_example_and_repeats_its_noise():
+def test_mean_measure_averages_per_example_and_repeats_its_noise():
     sets = {"train": [{"x": torch.ones(3)}, {"x": torch.ones(1)}], "heldout": [{"x": torch.zeros(2)}]}
-    measure = nll_measure(lambda split: sets[split], lambda b, g: b["x"] + torch.rand(len(b["x"]), generator=g), 7)
+    measure = mean_measure(lambda split: sets[split], lambda b, g: b["x"] + torch.rand(len(b["x"]), generator=g), 7)
     first = measure()
     assert first == measure() and 1.0 < first["train"] < 2.0 and 0.0 < first["heldout"] < 1.0
 
@@ -79,3 +79,19 @@ def test_the_weights_at_the_lowest_held_out_nll_are_kept(tmp_path):
     fresh.load_state_dict(holdout.state_dict())  # what a resumed run restores from last.ckpt
     assert fresh.best == kept
 
+
+
+def test_concept_codes_of_a_subset_read_their_rows(tmp_path):
+    from iin.cache import ShardedArray, ShardWriter
+    from iin.concepts import TargetCodes
+
+    values = torch.randn(20, 4)
+    writer = ShardWriter(tmp_path / "layer", 20, (4,), "float32", 7 * 16, "fp")
+    writer.write(0, values)
+    codes = TargetCodes({"layer": ShardedArray(tmp_path / "layer")}, "layer")
+    rows = torch.tensor([2, 5, 11, 19])
+    sub = codes.subset(rows)
+    assert len(sub) == 4 and torch.equal(sub.means(torch.tensor([3, 0])), values[[19, 2]])
+    assert torch.equal(torch.cat(list(sub.chunks(3))), values[rows])
+    assert torch.equal(sub.subset(torch.tensor([1, 2])).means(torch.arange(2)), values[[5, 11]])
+    assert torch.allclose(sub.moments()[0], values[rows].mean(0))

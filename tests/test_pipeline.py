@@ -45,11 +45,14 @@ def test_evaluate_writes_the_foundation_and_inn_keys(smoke_cfg, smoke_run):
     assert math.isfinite(layer["train_nll_bits_per_dim"])
     concept = on_disk["concepts"]["@autoencoder"]
     assert set(concept["swap"]) == {"digit", "color"} and concept["invertibility_max_abs_err"] < 1e-4
+    kept = smoke_run.load("concepts/@autoencoder")["holdout"]
+    assert concept["heldout_factor_loss"] == kept["heldout"] and concept["kept_step"] == kept["step"] == 5
     for key in ["model_response", "model_response_prior", "code_std"]:
         assert set(concept[key]) == {"digit", "color", "residual"} and min(concept[key].values()) > 0, key
     assert concept["model_response_reference"]["color"] > 0  # the model's logits over repainted digits
     walk = on_disk["concepts"]["penultimate@unsupervised"]
     assert walk["invertibility_max_abs_err"] < 1e-4 and set(walk["walk_response"]) == {"pc1", "pc2", "pc3", "pc4"}
+    assert math.isfinite(walk["heldout_nll_bits_per_dim"]) and math.isfinite(walk["train_nll_bits_per_dim"])
     assert (smoke_run.root / "figures" / "concepts_walk_penultimate@unsupervised.png").is_file()
     assert sum(concept["factor_dims"].values()) == 16
     assert set(on_disk["attack"]["explained_variance"]) == {"block2", "penultimate"}
@@ -204,11 +207,12 @@ def frozen_base(tmp_path_factory):
 def test_killed_inn_stage_resumes_to_the_uninterrupted_weights(tmp_path, monkeypatch, frozen_base):
     overrides = ["stages=[invariances,concepts]", "invariance.layers=[penultimate]", "invariance.steps=12",
                  "concepts.targets=[penultimate]", "concepts.unsupervised=[]", "concepts.steps=12",
-                 "checkpoint_every_steps=4", "invariance.holdout.every_steps=4"]
+                 "checkpoint_every_steps=4", "invariance.holdout.every_steps=4", "concepts.holdout.every_steps=4"]
     a, b = _killed_and_resumed(tmp_path, monkeypatch, frozen_base, overrides, lambda t: t.global_step == 6)
     assert _max_diff(a, b, "invariances/penultimate") == 0.0  # bit-identical on CPU
     assert a.load("invariances/penultimate")["holdout"] == b.load("invariances/penultimate")["holdout"]
     assert _max_diff(a, b, "concepts/penultimate") == 0.0
+    assert a.load("concepts/penultimate")["holdout"] == b.load("concepts/penultimate")["holdout"]
     assert _csv_steps(a, "invariances/penultimate") == _csv_steps(b, "invariances/penultimate")  # appended, not lost
     assert not (b.root / "lightning").exists()  # finished stages drop their resume state
 

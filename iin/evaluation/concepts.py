@@ -106,10 +106,12 @@ def concept_metrics(ctx: EvalContext) -> dict:
             "model_response": model_response(interp, target, x[:100], pool=x),
             "model_response_prior": model_response(interp, target, x[:100]),
             "model_response_reference": reference,
+            **ctx.held_out(concept_stage(target), "factor_loss"),
         }
         concept_figures(ctx, interp, target, x, out[target])
     for target in interp.unsupervised_targets:
-        out[target] = walk_metrics(ctx, interp, target, x)
+        held_out = ctx.held_out(concept_stage(target), "nll_bits_per_dim")
+        out[target] = {**walk_metrics(ctx, interp, target, x), **held_out}
     return out
 
 

@@ -81,6 +81,14 @@ class EvalContext:
         idx = None if n is None else self.subset_index(n)
         return iter_batches(self.test, batch_size, idx, self.workers)
 
+    def held_out(self, stage: str, unit: str) -> dict:
+        """What training measured at the step it kept (`train_<unit>`, `heldout_<unit>`, `kept_step`): the
+        objective on held-out rows and on as many training rows; empty for runs trained without held-out rows."""
+        kept = self.run.load(stage).get("holdout")
+        if not kept:
+            return {}
+        return {f"train_{unit}": kept["train"], f"heldout_{unit}": kept["heldout"], "kept_step": kept["step"]}
+
     def report_missing(self, section: str, metrics: list[str], needs: str, command: str) -> None:
         """Record metrics a section could not compute, with the command that makes them possible."""
         entry = {"section": section, "metrics": metrics, "needs": [needs], "command": command}

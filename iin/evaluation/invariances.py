@@ -82,16 +82,6 @@ def population_readouts(ctx: EvalContext, n: int) -> dict[str, torch.Tensor]:
     return {f: torch.cat(v) for f, v in parts.items()}
 
 
-def _training_nll(ctx: EvalContext, layer: str) -> dict:
-    """The NLL that training measured on its held-out rows and as many training rows, at the step it kept (none
-    for runs trained without held-out rows)."""
-    kept = ctx.run.load(invariance_stage(layer)).get("holdout")
-    if not kept:
-        return {}
-    return {"train_nll_bits_per_dim": kept["train"], "heldout_nll_bits_per_dim": kept["heldout"],
-            "kept_step": kept["step"]}
-
-
 def invariance_metrics(ctx: EvalContext) -> dict:
     """`invariances.<layer>` for every trained layer, evaluated on (a seeded subset of) the test split."""
     interp = ctx.interpreter
@@ -111,6 +101,6 @@ def invariance_metrics(ctx: EvalContext) -> dict:
         if sampled:
             m["invariance"] = {f: invariance_score(sampled[f], population[f], int(population[f].max()) + 1)
                                for f in sampled}
-        out[layer] = {**m, **_training_nll(ctx, layer)}
+        out[layer] = {**m, **ctx.held_out(invariance_stage(layer), "nll_bits_per_dim")}
     invariance_figures(ctx, out)
     return out

@@ -21,18 +21,27 @@ class ConceptModule(pl.LightningModule):
         self.dinn, self.noise, self.optimizer, self.scheduler = dinn, noise, optimizer, scheduler
         self.factor_loss = FactorLoss(rho, symmetric)
 
-    def _code(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.dinn(z + self.noise * self.dinn.norm.std * torch.randn_like(z))
+    def _code(self, z: torch.Tensor, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        noise = torch.randn_like(z) if generator is None else torch.randn(z.shape, generator=generator).to(z)
+        return self.dinn(z + self.noise * self.dinn.norm.std * noise)
+
+    def objective(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Per example (B,): the pair NLL in nats (FactorLoss), or without pairs the NLL in bits per dimension;
+        the dequantisation noise from `generator` when given."""
+        zt1, log_det1 = self._code(batch["z1"], generator)
+        if "z2" not in batch:
+            return bits_per_dim(nll(zt1, log_det1), self.dinn.code_dim)
+        zt2, log_det2 = self._code(batch["z2"], generator)
+        return self.factor_loss.per_pair(zt1, log_det1, zt2, log_det2, self.dinn.mask(batch["k"]))
 
     def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
-        zt1, log_det1 = self._code(batch["z1"])
         if "z2" in batch:
-            zt2, log_det2 = self._code(batch["z2"])
-            loss = self.factor_loss(zt1, log_det1, zt2, log_det2, self.dinn.mask(batch["k"]))
+            loss = self.objective(batch).mean()
             self.log("train/factor_loss", loss, prog_bar=True)
-        else:
-            loss = nll(zt1, log_det1).mean()
-            self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.dinn.code_dim), prog_bar=True)
+            return loss
+        zt1, log_det1 = self._code(batch["z1"], None)
+        loss = nll(zt1, log_det1).mean()
+        self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.dinn.code_dim), prog_bar=True)
         return loss
 
     def configure_optimizers(self):

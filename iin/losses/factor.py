@@ -35,9 +35,14 @@ class FactorLoss(nn.Module):
             raise ValueError(f"rho must be in [0, 1), got {rho}")
         self.rho, self.symmetric = rho, symmetric
 
-    def forward(self, zt1: torch.Tensor, log_det1: torch.Tensor, zt2: torch.Tensor, log_det2: torch.Tensor,
-                mask: torch.Tensor) -> torch.Tensor:
+    def per_pair(self, zt1: torch.Tensor, log_det1: torch.Tensor, zt2: torch.Tensor, log_det2: torch.Tensor,
+                 mask: torch.Tensor) -> torch.Tensor:
+        """The pair NLL of every pair (B,), in nats."""
         loss = standard_nll(zt1) - log_det1 + factor_pair_nll(zt1, zt2, mask, self.rho) - log_det2
         if self.symmetric:
             loss = 0.5 * (loss + standard_nll(zt2) - log_det2 + factor_pair_nll(zt2, zt1, mask, self.rho) - log_det1)
-        return loss.mean()
+        return loss
+
+    def forward(self, zt1: torch.Tensor, log_det1: torch.Tensor, zt2: torch.Tensor, log_det2: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+        return self.per_pair(zt1, log_det1, zt2, log_det2, mask).mean()

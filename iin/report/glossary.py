@@ -87,6 +87,18 @@ GLOSSARY: tuple[Entry, ...] = (
           "N(0, I)", NONE, "compare model_response"),
     Entry("concepts/<target>/model_response_reference/<factor>", "ground truth: std of the model's logits over the "
           "same digits repainted in every palette colour", NONE, "what model_response/color should approach"),
+    Entry("concepts/<target>/train_factor_loss", "FactorLoss (pair NLL, nats) on pairs of training images (as "
+          "many as held out) at the kept step, measured by train.py", LO,
+          "compare with heldout_factor_loss: a gap means overfitting"),
+    Entry("concepts/<target>/heldout_factor_loss", "FactorLoss on pairs of the training rows held out of the INN's "
+          "training (concepts.holdout) at the kept step, the lowest one measured", LO,
+          "near train_factor_loss: the flow generalises"),
+    Entry("concepts/<target>/train_nll_bits_per_dim", "pair-free IIN: NLL of training codes (as many as held out) "
+          "at the kept step", LO, "compare with heldout_nll_bits_per_dim"),
+    Entry("concepts/<target>/heldout_nll_bits_per_dim", "pair-free IIN: NLL of the held-out training codes at the "
+          "kept step, the lowest one measured", LO, "near train_nll_bits_per_dim: the flow generalises"),
+    Entry("concepts/<target>/kept_step", "the training step whose weights were kept: the one with the lowest "
+          "held-out value", NONE, "the last step: still improving when training stopped"),
     Entry("concepts/<target>/walk_response/<direction>", "pair-free IIN: std of the model's logits along a walk "
           "t in [-2, 2] on a principal direction of the codes", NONE, "0 = the model ignores the direction"),
     # Frechet distance

@@ -4,26 +4,26 @@ held-out NLL that rises while the training NLL falls."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import pytorch_lightning as pl
 import torch
 
 from ..checkpoint import load_state, save_checkpoint
 
-Measure = Callable[[], dict[str, float]]  # {'train': bits/dim, 'heldout': bits/dim}
+Measure = Callable[[], dict[str, float]]  # {'train': value, 'heldout': value} of the training objective
 
 
 class HeldOut(pl.Callback):
     """Every `every` steps and at the last: `measure()` (with the module in eval mode, no grad), logged as
-    `holdout/<split>_nll_bpd`. The module's weights at the lowest held-out NLL are written to `best_path`, and
+    `holdout/<split>_<name>`. The module's weights at the lowest held-out value are written to `best_path`, and
     `best` ({'step', 'train', 'heldout'}) travels in last.ckpt, so a resumed run keeps both."""
 
-    def __init__(self, measure: Measure, every: int, max_steps: int, best_path: Path):
+    def __init__(self, measure: Measure, every: int, max_steps: int, best_path: Path, name: str = "nll_bpd"):
         if every < 1:
             raise ValueError(f"holdout.every_steps must be >= 1, got {every}")
         self.measure, self.every, self.max_steps, self.best_path = measure, int(every), int(max_steps), best_path
-        self.best: dict[str, float] | None = None
+        self.name, self.best = name, None
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
@@ -33,7 +33,7 @@ class HeldOut(pl.Callback):
         with torch.no_grad():
             nll = self.measure()
         module.train()
-        module.log_dict({f"holdout/{split}_nll_bpd": value for split, value in nll.items()})
+        module.log_dict({f"holdout/{split}_{self.name}": value for split, value in nll.items()})
         if self.best is None or nll["heldout"] < self.best["heldout"]:
             self.best = {"step": step, **nll}
             save_checkpoint(self._path(trainer.global_rank), state_dict=module.state_dict(), best=self.best)
@@ -56,9 +56,9 @@ class HeldOut(pl.Callback):
         self.best = state.get("best")
 
 
-def nll_measure(batches: Callable[[str], list[dict]], nll_bpd: Callable[[dict, torch.Generator], torch.Tensor],
-                seed: int) -> Measure:
-    """A Measure: mean bits/dim of `nll_bpd(batch, generator)` over `batches(split)` for split 'train' and
+def mean_measure(batches: Callable[[str], Iterable[dict]],
+                 values: Callable[[dict, torch.Generator], torch.Tensor], seed: int) -> Measure:
+    """A Measure: the mean of the per-example `values(batch, generator)` over `batches(split)` for split 'train' and
     'heldout', with the noise of each batch drawn from a generator seeded by (seed, batch): every measure of a run
     sees the same noise."""
     def measure() -> dict[str, float]:
@@ -66,8 +66,8 @@ def nll_measure(batches: Callable[[str], list[dict]], nll_bpd: Callable[[dict, t
         for split in ("train", "heldout"):
             total, count = 0.0, 0
             for b, batch in enumerate(batches(split)):
-                values = nll_bpd(batch, torch.Generator().manual_seed(int(seed) * 1_000_003 + b))
-                total, count = total + float(values.sum()), count + len(values)
+                got = values(batch, torch.Generator().manual_seed(int(seed) * 1_000_003 + b))
+                total, count = total + float(got.sum()), count + len(got)
             out[split] = total / count
         return out
     return measure

@@ -13,7 +13,7 @@ from ..lit import InvarianceModule
 from ..run import Run
 from ..targets import invariance_stage
 from .common import fit, recipe, run_jobs, seed, should_skip
-from .heldout import HeldOut, nll_measure
+from .heldout import HeldOut, mean_measure
 
 MODES = ("cached", "recompute")
 
@@ -62,7 +62,7 @@ def _held_out(section: DictConfig, run: Run, stage: str, source,
         return Rows(source, train_rows), None
     probe = torch.randperm(len(train_rows), generator=torch.Generator().manual_seed(section.seed))[:len(held)]
     sets = {"train": Rows(source, train_rows[probe.sort().values]), "heldout": Rows(source, held)}
-    measure = nll_measure(lambda split: sets[split].batches(section.batch_size), module.nll_bpd, section.seed)
+    measure = mean_measure(lambda split: sets[split].batches(section.batch_size), module.nll_bpd, section.seed)
     return Rows(source, train_rows), HeldOut(measure, spec.every_steps, section.steps,
                                              run.lightning_dir(stage) / "best.pt")
 
