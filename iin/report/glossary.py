@@ -21,6 +21,20 @@ class Entry:
 CAL = "between the @image calibration (conditioned on the image: nothing invariant) and @label (only the class)"
 HI, LO, NONE = "higher", "lower", "neither"
 
+
+def _held_out(prefix: str, unit: str, objective: str, section: str, kept: bool = True) -> tuple[Entry, ...]:
+    """The entries of training's held-out measure (iin/stages/heldout.py) under `prefix`."""
+    entries = (
+        Entry(f"{prefix}/train_{unit}", f"{objective} of training images (as many as held out) at the kept step, "
+              "measured by train.py", LO, f"compare with heldout_{unit}: a gap means overfitting"),
+        Entry(f"{prefix}/heldout_{unit}", f"{objective} of the training images held out of the INN's training "
+              f"({section}) at the kept step, the lowest one measured", LO, f"near train_{unit}: the flow generalises"),
+    )
+    return entries + (Entry(f"{prefix}/kept_step", "the training step whose weights were kept: the one with the "
+                            "lowest held-out value", NONE, "the last step: still improving when training stopped"),
+                      ) * kept
+
+
 GLOSSARY: tuple[Entry, ...] = (
     # first stages
     Entry("classifier/test_accuracy", "share of test images the model under study classifies correctly", HI,
@@ -50,13 +64,8 @@ GLOSSARY: tuple[Entry, ...] = (
           "on the input", HI, "0..1; chance about 1/K"),
     Entry("invariances/<layer>/nll_bits_per_dim", "negative log-likelihood of the encoded test images under the "
           "conditional INN, in bits per latent dimension", LO, "compare layers of one run; @image is the easiest"),
-    Entry("invariances/<layer>/train_nll_bits_per_dim", "NLL of encoded training images (as many as held out) at "
-          "the kept step, measured by train.py", LO, "compare with heldout_nll_bits_per_dim: a gap means overfitting"),
-    Entry("invariances/<layer>/heldout_nll_bits_per_dim", "NLL of the training rows held out of the cINN's training "
-          "(invariance.holdout) at the kept step, the lowest one measured", LO,
-          "near train_nll_bits_per_dim: the flow generalises"),
-    Entry("invariances/<layer>/kept_step", "the training step whose weights were kept: the one with the lowest "
-          "held-out NLL", NONE, "the last step: still improving when training stopped"),
+    *_held_out("invariances/<layer>", "nll_bits_per_dim", "NLL of encoded images (bits per dimension)",
+               "invariance.holdout"),
     Entry("invariances/<layer>/invertibility_max_abs_err", "largest |tau^-1(tau(zbar)) - zbar| on the test codes: "
           "numerical invertibility of the conditional INN", LO, "float32 round-off is about 1e-6"),
     # attack
@@ -87,18 +96,9 @@ GLOSSARY: tuple[Entry, ...] = (
           "N(0, I)", NONE, "compare model_response"),
     Entry("concepts/<target>/model_response_reference/<factor>", "ground truth: std of the model's logits over the "
           "same digits repainted in every palette colour", NONE, "what model_response/color should approach"),
-    Entry("concepts/<target>/train_factor_loss", "FactorLoss (pair NLL, nats) on pairs of training images (as "
-          "many as held out) at the kept step, measured by train.py", LO,
-          "compare with heldout_factor_loss: a gap means overfitting"),
-    Entry("concepts/<target>/heldout_factor_loss", "FactorLoss on pairs of the training rows held out of the INN's "
-          "training (concepts.holdout) at the kept step, the lowest one measured", LO,
-          "near train_factor_loss: the flow generalises"),
-    Entry("concepts/<target>/train_nll_bits_per_dim", "pair-free IIN: NLL of training codes (as many as held out) "
-          "at the kept step", LO, "compare with heldout_nll_bits_per_dim"),
-    Entry("concepts/<target>/heldout_nll_bits_per_dim", "pair-free IIN: NLL of the held-out training codes at the "
-          "kept step, the lowest one measured", LO, "near train_nll_bits_per_dim: the flow generalises"),
-    Entry("concepts/<target>/kept_step", "the training step whose weights were kept: the one with the lowest "
-          "held-out value", NONE, "the last step: still improving when training stopped"),
+    *_held_out("concepts/<target>", "factor_loss", "FactorLoss (pair NLL, nats) of pairs", "concepts.holdout"),
+    *_held_out("concepts/<target>", "nll_bits_per_dim", "pair-free IIN: NLL of codes (bits per dimension)",
+               "concepts.holdout", kept=False),
     Entry("concepts/<target>/walk_response/<direction>", "pair-free IIN: std of the model's logits along a walk "
           "t in [-2, 2] on a principal direction of the codes", NONE, "0 = the model ignores the direction"),
     # Frechet distance
