@@ -16,6 +16,7 @@ from ..backbones import build_backbone, input_channels
 from ..checkpoint import AtomicCheckpointIO
 from ..data import DataModule
 from ..errors import UserError
+from ..allocator import steady_allocator
 from ..run import STAGE_SECTIONS, Run
 from .resume import EpochSampler, Reseed, ResumableCSVLogger, ResumeKeeper, read_resume_state
 
@@ -138,6 +139,7 @@ def fit(cfg: DictConfig, run: Run, stage: str, module: pl.LightningModule, datam
         callbacks: tuple[pl.Callback, ...] = (), **loaders: Any) -> pl.Trainer:
     """Fit `module`, resuming exactly from the stage's last Lightning checkpoint when an earlier run was
     interrupted (see iin.stages.resume). `grad_clip` bounds the global gradient norm (flows at a high rate need it)."""
+    steady_allocator()
     if cfg.get("force", False):
         discard_resume_state(run, stage)
     last = run.lightning_dir(stage) / "last.ckpt"
