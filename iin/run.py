@@ -85,7 +85,10 @@ class Run:
             for parent in self.lightning_dir(stage).parents:  # lightning/invariances/, lightning/ when empty
                 if parent == self.root or not parent.is_dir() or any(parent.iterdir()):
                     break
-                parent.rmdir()
+                try:
+                    parent.rmdir()
+                except OSError:  # a parallel worker removed it first, or has just written into it
+                    break
         return path
 
     def load(self, stage: str) -> dict[str, Any]:
