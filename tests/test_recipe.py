@@ -88,6 +88,6 @@ def test_the_classifier_augments_training_batches_only():
     assert len(seen) == 1 and seen[0] is batch["image"]
     images = torch.rand(64, 3, 16, 16)
     blurred = [not torch.equal(a, b) for a, b in zip(augment(images), images)]
-    assert 10 < sum(blurred) < 54  # each image blurred or kept on its own draw
+    assert 10 < sum(blurred) < 60  # each image changed or kept on its own draws
     module.validation_step(batch, 0)
     assert len(seen) == 1
