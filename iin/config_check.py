@@ -38,6 +38,9 @@ RULES: list[tuple[str, tuple[Callable[[Any], bool], str]]] = [
     ("*.grad_clip", positive(optional=True)),
     ("*.weight_decay", NON_NEGATIVE),
     ("*.workers", integer(1)),
+    ("*.holdout.share", UNIT_OPEN),  # 0 holds nothing out
+    ("*.holdout.max_rows", integer(0)),
+    ("*.holdout.every_steps", integer(1)),
     ("*.flow.depth", integer(1)),
     ("*.flow.width", integer(1)),
     ("*.flow.hidden_layers", integer(0)),

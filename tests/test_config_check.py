@@ -28,6 +28,8 @@ def test_evaluate_config_passes():
     ("data.batch_size=2.5", r"data\.batch_size=2\.5 \(must be an integer >= 1\)"),
     ("invariance.grad_clip=0", r"invariance\.grad_clip=0 \(must be a number > 0 or null\)"),
     ("classifier.epochs=-1", r"classifier\.epochs=-1"),
+    ("invariance.holdout.share=1", r"invariance\.holdout\.share=1 \(must be a number in \[0, 1\)\)"),
+    ("concepts.holdout.every_steps=0", r"concepts\.holdout\.every_steps=0 \(must be an integer >= 1\)"),
 ])
 def test_bad_values_name_their_key(override, message):
     with pytest.raises(ConfigError, match=message):
