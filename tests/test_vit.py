@@ -171,10 +171,10 @@ def test_vit_run_token_cinns_cls_concept_and_gradcam(vit_run):
     assert all(isinstance(interp.cinn(layer).embedder, TokenEmbedder) for layer in LAYERS)
     x = dataset_from_config(interp.cfg.data, "test").images[:8]
     assert interp.representation(x, LAYERS[0]).shape == (8, 65, 64)
-    assert interp.sample_invariances(x[:2], LAYERS[1], n=2).shape == (2, 2, 3, 32, 32)
+    assert interp.sample_invariances(x[:2], LAYERS[1], n=2).images.shape == (2, 2, 3, 32, 32)
     # z* = T^-1(T(z)) written back into the class token leaves the model's logits as they were
-    unchanged = interp.render(x, interp.factors(x, CLS_TARGET), CLS_TARGET)
-    assert unchanged.images is None and torch.allclose(unchanged.logits, interp.logits(x), atol=1e-3)
+    unchanged = interp.set(x, "digit", interp.factors(x, CLS_TARGET)["digit"], target=CLS_TARGET)  # its own code
+    assert not unchanged.has_images and torch.allclose(unchanged.logits, interp.logits(x), atol=1e-3)
     swapped = interp.swap(x, x.flip(0), "digit", target=CLS_TARGET)
     assert swapped.logits.shape == (8, 10) and not torch.allclose(swapped.logits, unchanged.logits, atol=1e-3)
     images = dataset_from_config(interp.cfg.data, "test").images
