@@ -25,23 +25,26 @@ class ConceptModule(pl.LightningModule):
         noise = torch.randn_like(z) if generator is None else torch.randn(z.shape, generator=generator).to(z)
         return self.dinn(z + self.noise * self.dinn.norm.std * noise)
 
-    def objective(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Per example (B,): the pair NLL in nats (FactorLoss), or without pairs the NLL in bits per dimension;
-        the dequantisation noise from `generator` when given."""
+    def _nll(self, batch: dict, generator: torch.Generator | None) -> torch.Tensor:
+        """Per example (B,), in nats: the pair NLL (FactorLoss), or without pairs the NLL of the codes."""
         zt1, log_det1 = self._code(batch["z1"], generator)
         if "z2" not in batch:
-            return bits_per_dim(nll(zt1, log_det1), self.dinn.code_dim)
+            return nll(zt1, log_det1)
         zt2, log_det2 = self._code(batch["z2"], generator)
         return self.factor_loss.per_pair(zt1, log_det1, zt2, log_det2, self.dinn.mask(batch["k"]))
 
+    def objective(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Per example (B,): the pair NLL in nats, or without pairs the NLL in bits per dimension; the
+        dequantisation noise from `generator` when given."""
+        values = self._nll(batch, generator)
+        return values if "z2" in batch else bits_per_dim(values, self.dinn.code_dim)
+
     def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
+        loss = self._nll(batch, None).mean()
         if "z2" in batch:
-            loss = self.objective(batch).mean()
             self.log("train/factor_loss", loss, prog_bar=True)
-            return loss
-        zt1, log_det1 = self._code(batch["z1"], None)
-        loss = nll(zt1, log_det1).mean()
-        self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.dinn.code_dim), prog_bar=True)
+        else:
+            self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.dinn.code_dim), prog_bar=True)
         return loss
 
     def configure_optimizers(self):

@@ -12,11 +12,11 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
+from ..allocator import steady_allocator
 from ..backbones import build_backbone, input_channels
 from ..checkpoint import AtomicCheckpointIO
 from ..data import DataModule
 from ..errors import UserError
-from ..allocator import steady_allocator
 from ..run import STAGE_SECTIONS, Run
 from .resume import EpochSampler, Reseed, ResumableCSVLogger, ResumeKeeper, read_resume_state
 

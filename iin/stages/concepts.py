@@ -15,7 +15,7 @@ from ..lit import ConceptModule
 from ..run import Run
 from ..targets import concept_stage, is_layer
 from .common import fit, recipe, run_jobs, seed, should_skip
-from .heldout import HeldOut, mean_measure
+from .heldout import HeldOut, mean_measure, measured_rows
 from .invariances import feature_cache
 
 
@@ -80,8 +80,7 @@ def _held_out(section: DictConfig, run: Run, name: str, dataset, codes: TargetCo
     train_rows, held = split
     if not len(held):
         return None
-    probe = torch.randperm(len(train_rows), generator=torch.Generator().manual_seed(section.seed))[:len(held)]
-    sets = {"train": train_rows[probe.sort().values], "heldout": held}
+    sets = measured_rows(train_rows, held, section.seed)
     n_batches = -(-len(held) // section.batch_size)
 
     def batches(which: str):

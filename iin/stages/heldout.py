@@ -56,6 +56,12 @@ class HeldOut(pl.Callback):
         self.best = state.get("best")
 
 
+def measured_rows(train_rows: torch.Tensor, held: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+    """The rows a measure reads: every held-out row, and as many training rows (a seeded subset, in order)."""
+    probe = torch.randperm(len(train_rows), generator=torch.Generator().manual_seed(int(seed)))[:len(held)]
+    return {"train": train_rows[probe.sort().values], "heldout": held}
+
+
 def mean_measure(batches: Callable[[str], Iterable[dict]],
                  values: Callable[[dict, torch.Generator], torch.Tensor], seed: int) -> Measure:
     """A Measure: the mean of the per-example `values(batch, generator)` over `batches(split)` for split 'train' and

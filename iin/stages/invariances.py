@@ -13,7 +13,7 @@ from ..lit import InvarianceModule
 from ..run import Run
 from ..targets import invariance_stage
 from .common import fit, recipe, run_jobs, seed, should_skip
-from .heldout import HeldOut, mean_measure
+from .heldout import HeldOut, mean_measure, measured_rows
 
 MODES = ("cached", "recompute")
 
@@ -60,8 +60,7 @@ def _held_out(section: DictConfig, run: Run, stage: str, source,
     train_rows, held = holdout_rows(len(source), spec.share, spec.max_rows, section.seed)
     if not len(held):
         return Rows(source, train_rows), None
-    probe = torch.randperm(len(train_rows), generator=torch.Generator().manual_seed(section.seed))[:len(held)]
-    sets = {"train": Rows(source, train_rows[probe.sort().values]), "heldout": Rows(source, held)}
+    sets = {split: Rows(source, rows) for split, rows in measured_rows(train_rows, held, section.seed).items()}
     measure = mean_measure(lambda split: sets[split].batches(section.batch_size), module.nll_bpd, section.seed)
     return Rows(source, train_rows), HeldOut(measure, spec.every_steps, section.steps,
                                              run.lightning_dir(stage) / "best.pt")
