@@ -29,44 +29,22 @@ def positive(optional: bool = False) -> tuple[Callable[[Any], bool], str]:
 NON_NEGATIVE = (lambda v: _number(v) and v >= 0), "a number >= 0"
 UNIT_OPEN = (lambda v: _number(v) and 0 <= v < 1), "a number in [0, 1)"
 
-RULES: list[tuple[str, tuple[Callable[[Any], bool], str]]] = [
-    ("*.epochs", integer(0)),  # 0 keeps given weights
-    ("*.steps", integer(1)),
-    ("checkpoint_every_steps", integer(1)),
-    ("*batch_size", integer(1)),
-    ("*.lr", positive()),
-    ("*.grad_clip", positive(optional=True)),
-    ("*.weight_decay", NON_NEGATIVE),
-    ("*.workers", integer(1)),
-    ("*.holdout.share", UNIT_OPEN),  # 0 holds nothing out
-    ("*.holdout.max_rows", integer(0)),
-    ("*.holdout.every_steps", integer(1)),
-    ("*.flow.depth", integer(1)),
-    ("*.flow.width", integer(1)),
-    ("*.flow.hidden_layers", integer(0)),
-    ("*.flow.embed_*", integer(1)),
-    ("*.flow.conv_width", integer(1)),
-    ("*.net.width", integer(1)),
-    ("*.net.depth", integer(1)),
-    ("*.net.hidden", integer(1)),
-    ("*.net.z_dim", integer(1)),
-    ("autoencoder.beta", NON_NEGATIVE),
-    ("concepts.rho", UNIT_OPEN),
-    ("concepts.noise", NON_NEGATIVE),
-    ("concepts.estimate.pairs", integer(1)),
-    ("concepts.estimate.temperature", positive()),
-    ("eval.samples", integer(1)),
-    ("eval.chunk", integer(1)),
-    ("eval.invariance_images", integer(1)),
-    ("eval.population_images", integer(2)),
-    ("eval.attack_images", integer(1)),
-    ("eval.concept_images", integer(1)),
-    ("eval.attribution.n_*", integer(1, optional=True)),  # images, sanity images, curve steps
-    ("eval.frechet_samples", integer(1)),
-    ("eval.fgsm_eps", NON_NEGATIVE),
-    ("data.num_classes", integer(2)),  # a classifier needs two classes
-    ("cache.max_gb", positive()),
-    ("cache.shard_mb", positive()),
+RULES: list[tuple[tuple[Callable[[Any], bool], str], tuple[str, ...]]] = [  # (rule, the key globs it governs)
+    (integer(0), ("*.epochs",  # 0 keeps given weights
+                  "*.holdout.max_rows", "*.flow.hidden_layers")),
+    (integer(1), ("*.steps", "checkpoint_every_steps", "*batch_size", "*.workers", "*.holdout.every_steps",
+                  "*.flow.depth", "*.flow.width", "*.flow.embed_*", "*.flow.conv_width", "*.net.width",
+                  "*.net.depth", "*.net.hidden", "*.net.z_dim", "concepts.estimate.pairs", "eval.samples",
+                  "eval.chunk", "eval.invariance_images", "eval.attack_images", "eval.concept_images",
+                  "eval.frechet_samples")),
+    (integer(2), ("eval.population_images",
+                  "data.num_classes")),  # a classifier needs two classes
+    (integer(1, optional=True), ("eval.attribution.n_*",)),  # images, sanity images, curve steps
+    (positive(), ("*.lr", "concepts.estimate.temperature", "cache.max_gb", "cache.shard_mb")),
+    (positive(optional=True), ("*.grad_clip",)),
+    (NON_NEGATIVE, ("*.weight_decay", "autoencoder.beta", "concepts.noise", "eval.fgsm_eps")),
+    (UNIT_OPEN, ("*.holdout.share",  # 0 holds nothing out
+                 "concepts.rho")),
 ]
 ENUMS = {"invariance.mode": ("cached", "recompute"), "cache.dtype": ("float32", "float16"),
          "data.options.bad_images": ("stop", "skip")}
@@ -97,7 +75,8 @@ def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError listing every `key=value` that breaks a rule."""
     values = dict(_flat(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)))
     bad = [f"{key}={value!r} (must be {what})" for key, value in values.items()
-           for pattern, (ok, what) in RULES if fnmatchcase(key, pattern) and not ok(value)]
+           for (ok, what), patterns in RULES for pattern in patterns
+           if fnmatchcase(key, pattern) and not ok(value)]
     bad += [f"{key}={values[key]!r} (must be one of {', '.join(allowed)})" for key, allowed in ENUMS.items()
             if key in values and values[key] not in allowed]
     if bad:

@@ -14,6 +14,13 @@ def _image(label: str, elem_id: str) -> gr.Image:
     return gr.Image(label=label, format="png", interactive=False, elem_id=elem_id)
 
 
+def _outputs(prefix: str, **images: str) -> list:
+    """A mode's images side by side (element id `<prefix>-<name>`, captioned) and its text: the handler's outputs."""
+    with gr.Row():
+        shown = [_image(caption, f"{prefix}-{name}") for name, caption in images.items()]
+    return [*shown, gr.Markdown(elem_id=f"{prefix}-text")]
+
+
 def _seed(prefix: str) -> tuple[gr.Number, gr.Button]:
     seed = gr.Number(0, precision=0, label="seed", elem_id=f"{prefix}-seed", min_width=80)
     button = gr.Button("Resample", elem_id=f"{prefix}-resample", size="sm")
@@ -36,12 +43,10 @@ def invariances(page, tab) -> None:
     with gr.Row():
         layer, n = _layer(page, "inv"), _n("inv", ex.settings["samples"])
         seed, _ = _seed("inv")
-    with gr.Row():
-        samples = _image("what the layer cannot tell apart from A", "inv-samples")
-        recon = _image("A and its reconstruction through the layer", "inv-recon")
-    text = gr.Markdown(elem_id="inv-text")
+    outputs = _outputs("inv", samples="what the layer cannot tell apart from A",
+                       recon="A and its reconstruction through the layer")
     fn = lambda x, l, k, s: ex.call(handlers.invariances, x, l, int(k), int(s))  # noqa: E731
-    page.wire("invariances", tab, fn, [page.a, layer, n, seed], [samples, recon, text],
+    page.wire("invariances", tab, fn, [page.a, layer, n, seed], outputs,
               [layer.change, n.change, seed.change])
 
 
@@ -50,19 +55,17 @@ def layer_profile(page, tab) -> None:
     with gr.Row():
         n = _n("profile", ex.settings["profile_samples"], maximum=8)
         seed, _ = _seed("profile")
-    rows = _image("one row per layer: A, then samples of what the layer cannot tell apart", "profile-rows")
-    text = gr.Markdown(elem_id="profile-text")
+    outputs = _outputs("profile", rows="one row per layer: A, then samples of what the layer cannot tell apart")
     fn = lambda x, k, s: ex.call(handlers.layer_profile, x, int(k), int(s))  # noqa: E731
-    page.wire("layer profile", tab, fn, [page.a, n, seed], [rows, text], [n.change, seed.change])
+    page.wire("layer profile", tab, fn, [page.a, n, seed], outputs, [n.change, seed.change])
 
 
 def mixing(page, tab) -> None:
     ex = page.explorer
     layer = _layer(page, "mix")
-    mixed = _image("A, B, A's representation with B's invariances, B's with A's", "mix-images")
-    text = gr.Markdown(elem_id="mix-text")
+    outputs = _outputs("mix", images="A, B, A's representation with B's invariances, B's with A's")
     fn = lambda a, b, l: ex.call(handlers.mixing, a, b, l)  # noqa: E731
-    page.wire("mixing", tab, fn, [page.a, page.b, layer], [mixed, text], [layer.change])
+    page.wire("mixing", tab, fn, [page.a, page.b, layer], outputs, [layer.change])
 
 
 def adversarial(page, tab) -> None:
@@ -72,12 +75,10 @@ def adversarial(page, tab) -> None:
         eps = gr.Slider(0.0, 0.5, value=ex.settings["fgsm_eps"], step=0.01, label="FGSM epsilon", elem_id="adv-eps")
         n = _n("adv", ex.settings["samples"])
         seed, _ = _seed("adv")
-    with gr.Row():
-        rows = _image("top: A, samples given Phi(A); bottom: A_adv, samples given Phi(A_adv)", "adv-rows")
-        trio = _image("A, A_adv, reconstruction of A_adv", "adv-images")
-    text = gr.Markdown(elem_id="adv-text")
+    outputs = _outputs("adv", rows="top: A, samples given Phi(A); bottom: A_adv, samples given Phi(A_adv)",
+                       images="A, A_adv, reconstruction of A_adv")
     fn = lambda x, l, e, k, s: ex.call(handlers.adversarial, x, l, float(e), int(k), int(s))  # noqa: E731
-    page.wire("adversarial", tab, fn, [page.a, layer, eps, n, seed], [rows, trio, text],
+    page.wire("adversarial", tab, fn, [page.a, layer, eps, n, seed], outputs,
               [layer.change, eps.change, n.change, seed.change])
 
 
@@ -95,10 +96,7 @@ def concepts(page, tab) -> None:
         t = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="interpolation t (which step is charted)",
                       elem_id="concept-t")
         seed, _ = _seed("concept")
-    with gr.Row():
-        edits = _image("A, then its edits", "concept-images")
-        chart = _image("the model's logits before and after", "concept-chart")
-    text = gr.Markdown(elem_id="concept-text")
+    outputs = _outputs("concept", images="A, then its edits", chart="the model's logits before and after")
 
     def fn(x, donor, tgt, f, act, k, tt, s):
         f = f if f in ex.factors(tgt) else ex.factors(tgt)[0]  # the factor radio may lag a target change
@@ -106,7 +104,7 @@ def concepts(page, tab) -> None:
         return ex.call(handlers.concepts, x, donor, tgt, f, act, int(k), float(tt), int(s), codes)
 
     target.change(lambda tgt: gr.Radio(ex.factors(tgt), value=ex.factors(tgt)[0]), target, factor)
-    page.wire("concepts", tab, fn, [page.a, page.b, target, factor, action, n, t, seed], [edits, chart, text],
+    page.wire("concepts", tab, fn, [page.a, page.b, target, factor, action, n, t, seed], outputs,
               [target.change, factor.change, action.change, n.change, t.change, seed.change])
 
 
@@ -118,12 +116,10 @@ def attribution(page, tab) -> None:
     with gr.Row():
         n = _n("attr", ex.settings["samples"])
         seed, _ = _seed("attr")
-    with gr.Row():
-        shown = _image("A and the map of the predicted class over it", "attr-overlay")
-        samples = _image("what the layer cannot tell apart from A", "attr-samples")
-    text = gr.Markdown(elem_id="attr-text")
+    outputs = _outputs("attr", overlay="A and the map of the predicted class over it",
+                       samples="what the layer cannot tell apart from A")
     fn = lambda x, m, l, k, s: ex.attribution(x, m, None if l == NONE else l, int(k), int(s))  # noqa: E731
-    page.wire("attribution", tab, fn, [page.a, method, layer, n, seed], [shown, samples, text],
+    page.wire("attribution", tab, fn, [page.a, method, layer, n, seed], outputs,
               [method.change, layer.change, n.change, seed.change])
 
 
