@@ -1,8 +1,7 @@
 """First stage (E, D): the toolkit's residual VAE, its diagonal-Gaussian posterior, the protocol any first stage
 satisfies, and the optional patch discriminator."""
 from .discriminator import PatchDiscriminator, hinge_d_loss
-from .posterior import DiagonalGaussian, kl_standard_normal
-from .protocol import FirstStage, build_first_stage, check_first_stage
+from .protocol import DiagonalGaussian, FirstStage, build_first_stage, check_first_stage, kl_standard_normal
 from .vae import VAE
 
 __all__ = ["VAE", "DiagonalGaussian", "FirstStage", "PatchDiscriminator", "build_first_stage", "check_first_stage", "hinge_d_loss",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..autoencoder.posterior import kl_standard_normal
+from ..autoencoder.protocol import kl_standard_normal
 from ..autoencoder.protocol import Posterior
 
 
