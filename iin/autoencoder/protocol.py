@@ -7,9 +7,10 @@ A first stage is an nn.Module with
 - `decode(zbar)`: (B, z_dim) -> images (B, in_channels, size, size) in [0, 1];
 - the attributes `z_dim`, `size` and `in_channels` (ints).
 
-`iin.autoencoder.VAE` is one implementation; its posterior, `DiagonalGaussian` below, is one for yours too. A pretrained autoencoder plugs in through
-`autoencoder.net._target_=pkg.Class` (its constructor gets `in_channels` and `size` only if it takes them)
-and `autoencoder.epochs=0`: the stage then trains nothing, checks the protocol and saves the weights.
+`iin.autoencoder.VAE` is one implementation; its posterior, `DiagonalGaussian` below, can serve yours too.
+A pretrained autoencoder plugs in through `autoencoder.net._target_=pkg.Class` (its constructor gets
+`in_channels` and `size` only if it takes them) and `autoencoder.epochs=0`: the stage then trains nothing,
+checks the protocol and saves the weights.
 An autoencoder with a spatial latent or images in [-1, 1] needs a thin wrapper that flattens the latent
 and rescales the images.
 """
@@ -44,7 +45,7 @@ def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor
 
 
 class DiagonalGaussian:
-    """N(mean, exp(logvar)) per dimension; `kl()` is KL to N(0, I) summed over dimensions."""
+    """N(mean, exp(logvar)) per dimension (the VAE loss takes its KL from mean and logvar, as for any posterior)."""
 
     def __init__(self, mean: torch.Tensor, logvar: torch.Tensor):
         self.mean, self.logvar = mean, logvar.clamp(-30.0, 20.0)
@@ -56,9 +57,6 @@ class DiagonalGaussian:
     def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
         noise = torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
         return self.mean + self.std * noise
-
-    def kl(self) -> torch.Tensor:
-        return kl_standard_normal(self.mean, self.logvar)
 
 
 class FirstStage(Protocol):

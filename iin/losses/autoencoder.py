@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..autoencoder.protocol import kl_standard_normal
-from ..autoencoder.protocol import Posterior
+from ..autoencoder.protocol import Posterior, kl_standard_normal
 
 
 def vae_loss(x: torch.Tensor, recon: torch.Tensor, posterior: Posterior, beta: float) -> dict[str, torch.Tensor]:
