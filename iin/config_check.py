@@ -39,7 +39,8 @@ RULES: list[tuple[tuple[Callable[[Any], bool], str], tuple[str, ...]]] = [  # (r
                   "eval.frechet_samples")),
     (integer(2), ("eval.population_images",
                   "data.num_classes")),  # a classifier needs two classes
-    (integer(1, optional=True), ("eval.attribution.n_*",)),  # images, sanity images, curve steps
+    (integer(1, optional=True), ("eval.attribution.n_*",  # images, sanity images, curve steps
+                                 "*.flow.conv_grid")),
     (positive(), ("*.lr", "concepts.estimate.temperature", "cache.max_gb", "cache.shard_mb")),
     (positive(optional=True), ("*.grad_clip",)),
     (NON_NEGATIVE, ("*.weight_decay", "autoencoder.beta", "concepts.noise", "eval.fgsm_eps")),

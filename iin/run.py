@@ -152,6 +152,14 @@ STAGE_SECTIONS = {"classifier": "classifier", "oracle": "oracle", "autoencoder":
                   "invariances": "invariance", "concepts": "concepts"}
 
 
+def stage_config(cfg: DictConfig, stage: str) -> DictConfig:
+    """The config a stage trains with: for `invariances/<layer>`, invariance.per_layer[layer]'s keys set over the
+    section, so that one layer can train longer or with another flow than the rest."""
+    kind, _, layer = stage.partition("/")
+    own = ((cfg.get("invariance") or {}).get("per_layer") or {}).get(layer) if kind == "invariances" else None
+    return OmegaConf.merge(cfg, {"invariance": own}) if own else cfg
+
+
 def keep_sections(cfg: DictConfig, old: DictConfig) -> list[str]:
     """Sections of stages that `cfg` does not train (and `old` has): config.yaml keeps their old values."""
     trained = {STAGE_SECTIONS.get(s) for s in cfg.stages}

@@ -13,10 +13,11 @@ from omegaconf import DictConfig, OmegaConf
 from .checkpoint import load_state, plain
 from .config_check import check_config, check_missing
 from .errors import CheckpointError, ConfigError, LayerError
-from .run import STAGE_SECTIONS, Run
+from .run import STAGE_SECTIONS, Run, stage_config
 from .targets import concept_stage, invariance_stage, is_layer
 
-IGNORED_KEYS = {"workers", "layers", "targets", "unsupervised"}  # which stages run, or how many processes
+IGNORED_KEYS = {"workers", "layers", "targets", "unsupervised", "per_layer"}  # which stages run, how many processes
+PER_LAYER_FIXED = ("layers", "per_layer", "workers")  # the section's, not a layer's
 
 
 def check_run_dir(run_dir: Any, command: str) -> Path:
@@ -44,7 +45,7 @@ def stage_names(cfg: DictConfig) -> list[str]:
 
 def stage_settings(cfg: DictConfig, stage: str) -> dict:
     """The settings a stage is trained with (its config section and the data), as stored in its checkpoint."""
-    section = STAGE_SECTIONS.get(stage.split("/")[0])
+    section, cfg = STAGE_SECTIONS.get(stage.split("/")[0]), stage_config(cfg, stage)
     unused = {"num_workers"} | ({"batch_size"} if section in ("invariance", "concepts") else set())  # own batches
     out = {"data": {k: v for k, v in plain(cfg.data).items() if k not in unused}}
     if section and section in cfg:
@@ -166,6 +167,21 @@ def _layer_names(cfg: DictConfig) -> list[tuple[str, str]]:
     return [(k, str(n)) for k, n in names if is_layer(str(n))]
 
 
+def check_per_layer(cfg: DictConfig) -> None:
+    """invariance.per_layer names layers of invariance.layers, and sets keys the section has."""
+    section = cfg.get("invariance")
+    per_layer = (section.get("per_layer") if section is not None else None) or {}
+    for layer, own in per_layer.items():
+        if layer not in section.layers:
+            raise ConfigError(f"invariance.per_layer.{layer}: {layer!r} is not one of invariance.layers "
+                              f"{list(section.layers)}")
+        flat_own, flat_section = _flat(plain(own) or {}), _flat(plain(section))
+        for key in flat_own:
+            if key.split(".")[0] in PER_LAYER_FIXED or key not in flat_section:
+                raise ConfigError(f"invariance.per_layer.{layer}.{key}: not a setting one layer can change; "
+                                  f"use a key of the invariance section other than {', '.join(PER_LAYER_FIXED)}")
+
+
 def check_layers(cfg: DictConfig, data) -> None:
     """Build the backbone (untrained) and check channels and every layer name; a plain name must give a tensor."""
     from .backbones import FeatureExtractor, build_backbone, input_channels, resolve_layer
@@ -199,6 +215,7 @@ def validate_train(cfg: DictConfig) -> None:
         raise ConfigError(f"stages: unknown stage(s) {unknown}; available: {list(STAGES)}")
     check_missing(cfg)
     check_config(cfg)
+    check_per_layer(cfg)
     data = check_data(cfg)
     check_layers(cfg, data)
     check_stage_settings(cfg, Run(cfg.run_dir))

@@ -45,3 +45,16 @@ def test_every_bad_value_is_listed_and_nothing_is_written(tmp_path):
 
 def test_null_grad_clip_and_zero_epochs_are_allowed():
     check_config(make_config(["invariance.grad_clip=null", "classifier.epochs=0"]))
+
+
+@pytest.mark.parametrize("override, message", [
+    ("+invariance.per_layer.fx.steps=3", r"invariance\.per_layer\.fx: 'fx' is not one of invariance\.layers"),
+    ("+invariance.per_layer.block2.stepz=3", r"invariance\.per_layer\.block2\.stepz: not a setting one layer"),
+    ("+invariance.per_layer.block2.workers=3", r"invariance\.per_layer\.block2\.workers: not a setting one layer"),
+    ("+invariance.per_layer.block2.steps=0", r"invariance\.per_layer\.block2\.steps=0 \(must be an integer >= 1\)"),
+])
+def test_bad_per_layer_settings_fail_before_anything_is_written(tmp_path, override, message):
+    cfg = make_config(["experiment=smoke", f"paths.output_dir={tmp_path}", override])
+    with pytest.raises(ConfigError, match=message):
+        train(cfg)
+    assert not any(tmp_path.iterdir())

@@ -9,6 +9,7 @@ from iin.cache import ShardedArray, ShardWriter
 from iin.concepts import TargetCodes, estimate_factor_dims
 from iin.data import PairSampler
 from iin.flows import DisentanglingINN, InvarianceCINN, allocate_dims, constant_units
+from iin.flows.embedders import ConvEmbedder, fold_factor
 from iin.losses import FactorLoss
 
 
@@ -21,15 +22,31 @@ def _perturb(module: torch.nn.Module, scale: float = 0.05) -> torch.nn.Module:
     return module
 
 
-@pytest.mark.parametrize("cond_shape", [(10,), (8, 16, 16), (6, 1, 1)])
+@pytest.mark.parametrize("cond_shape", [(10,), (8, 16, 16), (6, 1, 1), (3, 32, 32)])
 def test_cinn_round_trip_and_logdet_symmetry(cond_shape):
-    cinn = _perturb(InvarianceCINN(16, cond_shape, depth=4, width=32, embed_dim=8, embed_width=16))
+    cinn = _perturb(InvarianceCINN(16, cond_shape, depth=4, width=32, embed_dim=8, embed_width=16, conv_grid=8))
     x, z = torch.randn(7, 16), torch.randn(7, *cond_shape)
     v, log_det = cinn(x, c=[z])
     back, log_det_rev = cinn(v, c=[z], rev=True)
     assert (back - x).abs().max() < 1e-4
     assert (log_det + log_det_rev).abs().max() < 1e-4
     assert log_det.abs().max() > 1e-3  # the flow is not the identity any more
+
+
+@pytest.mark.parametrize("size, grid, r", [(64, 16, 4), (224, 16, 14), (32, 16, 2), (28, 16, 1), (16, 16, 1),
+                                           (8, 16, 1), (64, None, 1)])
+def test_fold_factor_divides_and_keeps_at_least_the_grid(size, grid, r):
+    assert fold_factor(size, grid) == r
+
+
+def test_conv_embedder_folds_a_raw_image_before_its_convolutions():
+    folded, plain = ConvEmbedder((3, 64, 64), 8, width=4, grid=16), ConvEmbedder((3, 64, 64), 8, width=4)
+    assert isinstance(folded.net[0], torch.nn.PixelUnshuffle) and folded.net[1].in_channels == 48
+    assert plain.net[0].in_channels == 3
+    # 16 -> 8 -> 4 after the fold, 64 -> 32 -> 16 -> 8 -> 4 without: two strided convolutions fewer
+    strided = lambda m: sum(isinstance(l, torch.nn.Conv2d) and l.stride == (2, 2) for l in m.net)
+    assert (strided(folded), strided(plain)) == (2, 4)
+    assert folded(torch.rand(5, 3, 64, 64)).shape == (5, 8)
 
 
 def test_blocks_start_at_identity():

@@ -172,6 +172,22 @@ class Exploding(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
+def test_a_layer_trains_with_its_own_per_layer_settings(base_run, tmp_path):
+    import csv
+    import shutil
+
+    cfg, run = base_run
+    shutil.copytree(run.root, tmp_path / "run")
+    run = train(make_config(["experiment=smoke", f"run_dir={tmp_path / 'run'}", "stages=[invariances]",
+                             "invariance.layers=[block2,penultimate]", "+invariance.per_layer.block2.steps=9",
+                             "+invariance.per_layer.block2.flow.width=8", "trainer.log_every_n_steps=1"]))
+    for layer, steps, width in (("block2", 9, 8), ("penultimate", 5, 32)):
+        stored = run.load(f"invariances/{layer}")["config"]["invariance"]
+        assert (stored["steps"], stored["flow"]["width"]) == (steps, width) and "per_layer" not in stored
+        with open(run.root / "logs" / "invariances" / layer / "metrics.csv") as f:
+            assert max(int(row["step"]) for row in csv.DictReader(f)) == steps - 1
+
+
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     cfg = make_config(["experiment=smoke", f"paths.output_dir={tmp_path}"])
     run = Run(tmp_path / "run")

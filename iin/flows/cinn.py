@@ -20,10 +20,10 @@ class InvarianceCINN(nn.Module):
 
     def __init__(self, z_dim: int, cond_shape: Sequence[int], depth: int = 12, width: int = 512,
                  embed_dim: int = 128, embed_width: int = 256, conv_width: int = 64, clamp: float = 2.0,
-                 hidden_layers: int = 2):
+                 hidden_layers: int = 2, conv_grid: int | None = None):
         super().__init__()
         self.z_dim, self.cond_shape = z_dim, tuple(cond_shape)
-        self.embedder = make_embedder(self.cond_shape, embed_dim, embed_width, conv_width)
+        self.embedder = make_embedder(self.cond_shape, embed_dim, embed_width, conv_width, conv_grid)
         self.flow = coupling_stack(z_dim, depth, width, cond_dim=embed_dim, clamp=clamp,
                                    hidden_layers=hidden_layers)
 

@@ -48,13 +48,21 @@ class DenseEmbedder(nn.Module):
 
 
 class ConvEmbedder(nn.Module):
-    """Spatial features (B, C, H, W) -> stride-2 convolutions down to <= 4x4 -> (B, out_dim)."""
+    """Spatial features (B, C, H, W) -> [fold] -> stride-2 convolutions down to <= 4x4 -> (B, out_dim).
 
-    def __init__(self, shape: tuple[int, int, int], out_dim: int, width: int = 64):
+    A map larger than `grid` is first folded space-to-depth (PixelUnshuffle by r: each r x r patch becomes
+    r*r*C channels) to about `grid` x `grid`. A raw image then reaches the convolutions like a CNN's early map,
+    each pixel's colour still in its own channels; strided convolutions over the full resolution learn colour
+    slowly and cost most of the flow's time.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], out_dim: int, width: int = 64, grid: int | None = None):
         super().__init__()
         c, h, _ = shape
         self.norm = Standardize(shape)
-        layers: list[nn.Module] = []
+        r = fold_factor(h, grid)
+        layers: list[nn.Module] = [nn.PixelUnshuffle(r)] if r > 1 else []
+        c, h = c * r * r, h // r
         while h > 4:
             layers += [nn.Conv2d(c, width, 4, stride=2, padding=1), nn.LeakyReLU(0.1)]
             c, h = width, h // 2
@@ -63,6 +71,13 @@ class ConvEmbedder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(self.norm(z))
+
+
+def fold_factor(size: int, grid: int | None) -> int:
+    """The largest r dividing `size` that leaves at least `grid` (1: no fold; always for grid None or a smaller map)."""
+    if not grid:
+        return 1
+    return max(r for r in range(1, size + 1) if size % r == 0 and size // r >= min(grid, size))
 
 
 class TokenEmbedder(nn.Module):
@@ -74,12 +89,14 @@ class TokenEmbedder(nn.Module):
     to learn that layout back from the position embeddings mixed into the tokens.
     """
 
-    def __init__(self, shape: tuple[int, int], out_dim: int, width: int = 256, conv_width: int = 64):
+    def __init__(self, shape: tuple[int, int], out_dim: int, width: int = 256, conv_width: int = 64,
+                 conv_grid: int | None = None):
         super().__init__()
         n, d = shape
         self.has_cls = token_layout(n)[0] == 1
         self.norm = Standardize((n, d))  # per token and feature: the class token has its own statistics
-        self.grid = ConvEmbedder((d, *tokens_to_grid(torch.zeros(1, n, d)).shape[-2:]), out_dim, conv_width)
+        self.grid = ConvEmbedder((d, *tokens_to_grid(torch.zeros(1, n, d)).shape[-2:]), out_dim, conv_width,
+                                  conv_grid)
         self.cls = DenseEmbedder(d, out_dim, width) if self.has_cls else None
         self.out = nn.Linear(2 * out_dim, out_dim) if self.has_cls else nn.Identity()
 
@@ -91,16 +108,18 @@ class TokenEmbedder(nn.Module):
         return self.out(torch.cat([grid, self.cls(z[:, 0])], 1))  # (B, 2 * out_dim) -> (B, out_dim)
 
 
-def make_embedder(shape: tuple[int, ...], out_dim: int, width: int, conv_width: int = 64) -> nn.Module:
+def make_embedder(shape: tuple[int, ...], out_dim: int, width: int, conv_width: int = 64,
+                  conv_grid: int | None = None) -> nn.Module:
     """By condition shape: DenseEmbedder (hidden `width`) for flat features (D,) or pooled maps (C, 1, 1),
-    ConvEmbedder (`conv_width` channels) for spatial ones (C, H, W), TokenEmbedder for tokens (N, D)."""
+    ConvEmbedder (`conv_width` channels, maps folded to about `conv_grid`) for spatial ones (C, H, W),
+    TokenEmbedder for tokens (N, D)."""
     shape = tuple(shape)
     if len(shape) == 1 or (len(shape) == 3 and shape[1] == shape[2] == 1):
         return DenseEmbedder(shape[0], out_dim, width)
     if len(shape) == 3:
-        return ConvEmbedder(shape, out_dim, conv_width)
+        return ConvEmbedder(shape, out_dim, conv_width, conv_grid)
     if len(shape) == 2 and token_layout(shape[0]) is not None:
-        return TokenEmbedder(shape, out_dim, width, conv_width)
+        return TokenEmbedder(shape, out_dim, width, conv_width, conv_grid)
     if len(shape) == 2:
         raise LayerError(f"token features {shape} (N, D) need N = h*w patch tokens or 1 + h*w (class token first); "
                          f"N = {shape[0]} is neither: tap another layer or reduce it with '#cls' or '#mean'")

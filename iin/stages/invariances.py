@@ -10,7 +10,7 @@ from ..data import dataset_from_config
 from ..errors import ConfigError
 from ..features import FeatureCache, Representation, moments, streamed
 from ..lit import InvarianceModule
-from ..run import Run
+from ..run import Run, stage_config
 from ..targets import invariance_stage
 from .common import fit, recipe, run_jobs, seed, should_skip
 from .heldout import HeldOut, mean_measure, measured_rows
@@ -34,6 +34,7 @@ def _source(cfg: DictConfig, run: Run, layer: str, dataset):
 
 def train_layer(cfg: DictConfig, run: Run, layer: str) -> None:
     """One layer's cINN, from the feature cache (filled beforehand by train_invariances)."""
+    cfg = stage_config(cfg, invariance_stage(layer))
     section = cfg.invariance
     dataset = dataset_from_config(cfg.data, "train")
     source, conditions = _source(cfg, run, layer, dataset)
@@ -75,4 +76,6 @@ def train_invariances(cfg: DictConfig, run: Run) -> None:
         return
     if section.mode == "cached":
         feature_cache(cfg, run).get("train", layers, dataset_from_config(cfg.data, "train"))
+    steps = {layer: stage_config(cfg, invariance_stage(layer)).invariance.steps for layer in layers}
+    layers.sort(key=lambda layer: -steps[layer])  # the longest first: the workers finish closer together
     run_jobs(train_layer, [(cfg, run, layer) for layer in layers], section.get("workers", 1))
