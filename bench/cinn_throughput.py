@@ -29,11 +29,11 @@ from iin.run import Run
 def samples_per_second(module: InvarianceModule, loader, steps: int) -> float:
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4, fused=True)  # the optimiser the stages use
     batches = iter(loader)  # endless
-    module.loss(next(batches))  # warm-up
+    module.nll(next(batches)).mean()  # warm-up
     start, seen = time.perf_counter(), 0
     for _ in range(steps):
         batch = next(batches)
-        loss = module.loss(batch)
+        loss = module.nll(batch).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
