@@ -48,7 +48,8 @@ RULES: list[tuple[tuple[Callable[[Any], bool], str], tuple[str, ...]]] = [  # (r
                  "concepts.rho")),
 ]
 ENUMS = {"invariance.mode": ("cached", "recompute"), "cache.dtype": ("float32", "float16"),
-         "data.options.bad_images": ("stop", "skip")}
+         "data.options.bad_images": ("stop", "skip"),
+         "invariance.precision": ("float32", "bfloat16")}
 
 
 def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

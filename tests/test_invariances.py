@@ -188,6 +188,27 @@ def test_a_layer_trains_with_its_own_per_layer_settings(base_run, tmp_path):
             assert max(int(row["step"]) for row in csv.DictReader(f)) == steps - 1
 
 
+def test_bfloat16_training_runs_the_subnets_in_bfloat16_and_evaluates_in_float32():
+    from iin.flows import InvarianceCINN
+    from iin.lit import InvarianceModule
+
+    torch.manual_seed(0)
+    cinn = InvarianceCINN(8, (5,), depth=2, width=16, embed_dim=4, embed_width=8)
+    module = InvarianceModule(cinn, None, None, precision="bfloat16")
+    seen = []
+    first = cinn.flow.module_list[0].subnet[0]  # a Linear of the first coupling's subnet
+    first.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+    batch = {"mean": torch.randn(6, 8), "logvar": torch.full((6, 8), -2.0), "cond": torch.randn(6, 5)}
+    loss = module.training_step(batch, 0)
+    assert seen == [torch.bfloat16] and loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.dtype == torch.float32 for p in cinn.parameters())
+    v, _ = cinn(batch["mean"], c=[batch["cond"]])  # outside training_step: float32 throughout
+    assert seen[-1] == torch.float32
+    back = cinn(v, c=[batch["cond"]], rev=True, jac=False)[0]
+    assert (back - batch["mean"]).abs().max() < 1e-5
+
+
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     cfg = make_config(["experiment=smoke", f"paths.output_dir={tmp_path}"])
     run = Run(tmp_path / "run")

@@ -5,7 +5,16 @@ from typing import Callable
 
 import FrEIA.framework as Ff
 import FrEIA.modules as Fm
+import torch
 from torch import nn
+
+
+class FullPrecision(nn.Module):
+    """Hands a half-precision subnet output on in float32: under bfloat16 autocast the matrix products run in low
+    precision, while the coupling's scales, shifts and log-determinant are computed in float32."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def subnet_fc(width: int, hidden_layers: int = 2) -> Callable[[int, int], nn.Module]:
@@ -19,7 +28,7 @@ def subnet_fc(width: int, hidden_layers: int = 2) -> Callable[[int, int], nn.Mod
         last = nn.Linear(dims[-1], c_out)
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
-        return nn.Sequential(*layers, last)
+        return nn.Sequential(*layers, last, FullPrecision())
 
     return constructor
 

@@ -12,9 +12,13 @@ from .schedule import Optimizer, Scheduler, optimizers
 class InvarianceModule(pl.LightningModule):
     """Batches are dicts with the posterior `mean`, `logvar` of zbar and the condition `cond` = Phi_l(x)."""
 
-    def __init__(self, cinn: InvarianceCINN, optimizer: Optimizer | None, scheduler: Scheduler | None):
+    def __init__(self, cinn: InvarianceCINN, optimizer: Optimizer | None, scheduler: Scheduler | None,
+                 precision: str = "float32"):
         super().__init__()
         self.cinn, self.optimizer, self.scheduler = cinn, optimizer, scheduler
+        # bfloat16: the training forward under autocast (matrix products in bfloat16); Lightning's bf16-mixed
+        # plugin refuses gradient clipping with fused optimisers, and a flow at a high rate needs both
+        self.autocast_dtype = getattr(torch, precision)
 
     def nll(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
         """-log p(zbar | z) in nats per example (B,), for zbar drawn from the cached posterior (its noise from
@@ -28,7 +32,8 @@ class InvarianceModule(pl.LightningModule):
         return bits_per_dim(self.nll(batch, generator), self.cinn.z_dim)
 
     def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
-        loss = self.nll(batch).mean()
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype != torch.float32):
+            loss = self.nll(batch).mean()
         self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.cinn.z_dim), prog_bar=True)
         return loss
 

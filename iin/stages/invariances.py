@@ -44,7 +44,8 @@ def train_layer(cfg: DictConfig, run: Run, layer: str) -> None:
              **plain(section.flow)}
     cinn = build_module(build)
     cinn.embedder.norm.set(*moments(conditions(), tuple(cinn.embedder.norm.mean.shape)))
-    module, stage = InvarianceModule(cinn, **recipe(section)), invariance_stage(layer)
+    module = InvarianceModule(cinn, **recipe(section), precision=section.precision)
+    stage = invariance_stage(layer)
     rows, holdout = _held_out(section, run, stage, source, module)
     trainer = fit(cfg, run, stage, module, max_steps=section.steps, val=False, grad_clip=section.get("grad_clip"),
                   callbacks=(holdout,) if holdout else (),
