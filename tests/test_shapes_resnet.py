@@ -104,7 +104,7 @@ SHRUNK = ["data.options.size=32", "+data.options.n=256", "data.batch_size=64", "
           "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "trainer.enable_progress_bar=false",
           "invariance.steps=3", "invariance.batch_size=32", "invariance.workers=1", "invariance.flow.depth=2",
           "invariance.flow.width=32", "invariance.flow.embed_dim=16", "invariance.flow.embed_width=32",
-          "invariance.flow.conv_width=16", "concepts.steps=3", "concepts.batch_size=32", "concepts.estimate.pairs=200",
+          "invariance.flow.conv_width=16", "~invariance.per_layer", "concepts.steps=3", "concepts.batch_size=32", "concepts.estimate.pairs=200",
           "concepts.flow.depth=2", "concepts.flow.width=32"]
 FAST = {"invariance_images": 8, "samples": 2, "chunk": 8, "concept_images": 12, "attack_images": 4,
         "frechet_samples": 16, "attribution": {
