@@ -3,6 +3,7 @@
 python bench/cinn_throughput.py [--run-dir outputs/colormnist] [--layers block1 penultimate] [--steps 60]
 python bench/cinn_throughput.py --backbone resnet18 [--size 128]   # torchvision resnet18 on shapes at 64 (or 128) px,
                                                                     # layers layer2 and avgpool
+python bench/cinn_throughput.py ... --precision bfloat16            # the flow trained under bfloat16 autocast
 Prints JSON per layer: samples per second in both modes (same model, same run) and their ratio.
 The ratio is (flow + frozen nets) / flow: it depends on the layer (recompute mode runs the backbone up to
 the layer and the encoder) and on how costly the frozen nets are next to the flow.
@@ -29,11 +30,11 @@ from iin.run import Run
 def samples_per_second(module: InvarianceModule, loader, steps: int) -> float:
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4, fused=True)  # the optimiser the stages use
     batches = iter(loader)  # endless
-    module.nll(next(batches)).mean()  # warm-up
+    module.loss(next(batches))  # warm-up
     start, seen = time.perf_counter(), 0
     for _ in range(steps):
         batch = next(batches)
-        loss = module.nll(batch).mean()
+        loss = module.loss(batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -67,7 +68,8 @@ def measure(run: Run, ds, cached: dict, layer: str, args) -> dict:
     """Samples/s of one cINN trained from the cache and from the frozen nets, and their ratio."""
     build = {"_target_": "iin.flows.InvarianceCINN", "z_dim": cached["mean"].shape[0],
              "cond_shape": list(cached[layer].shape), **plain(run.config.invariance.flow)}  # the run's own flow
-    module = InvarianceModule(build_module(build), optimizer=None, scheduler=None)  # stepped by samples_per_second
+    module = InvarianceModule(build_module(build), optimizer=None, scheduler=None,  # stepped by samples_per_second
+                              precision=args.precision or run.config.invariance.get("precision", "float32"))
     rep = Representation(run.classifier(), layer, run.config.data.num_classes)
     sources = {"cached": CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached[layer]),
                "recompute": RecomputeBatches(ds, rep, run.autoencoder())}
@@ -87,6 +89,8 @@ def main() -> None:
     p.add_argument("--layers", nargs="+", default=None, help="default: block1 penultimate (layer2 avgpool for resnet18)")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default=None,
+                   help="the flow's training precision (default: the run's invariance.precision)")
     args = p.parse_args()
     torch.manual_seed(0)
     run = ensure_run(args.run_dir, args.backbone, args.size)
@@ -97,6 +101,7 @@ def main() -> None:
     result = {"run_dir": str(run.root), "backbone": cfg.backbone.get("name", "custom"),
               "image_size": cfg.data.options.get("size"), "flow": plain(cfg.invariance.flow),
               "steps": args.steps, "batch_size": args.batch_size,
+              "precision": args.precision or cfg.invariance.get("precision", "float32"),
               "torch_threads": torch.get_num_threads()}
     for layer in args.layers:
         result[layer] = measure(run, ds, cached, layer, args)

@@ -19,9 +19,11 @@ def bench(script: str, *args: str) -> dict:
     return json.loads(out.stdout[out.stdout.index("{"):])
 
 
-def test_cinn_throughput_measures_both_modes_and_their_ratio():
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_cinn_throughput_measures_both_modes_and_their_ratio(precision):
     got = bench("cinn_throughput.py", "--backbone", "tiny_cnn", "--layers", "block1", "logits", "--steps", "2",
-                "--batch-size", "16")
+                "--batch-size", "16", "--precision", precision)
+    assert got["precision"] == precision
     for layer in ("block1", "logits"):
         cached, recompute = got[layer]["cached_samples_per_s"], got[layer]["recompute_samples_per_s"]
         assert cached > 0 and recompute > 0

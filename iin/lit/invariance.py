@@ -31,9 +31,13 @@ class InvarianceModule(pl.LightningModule):
     def nll_bpd(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
         return bits_per_dim(self.nll(batch, generator), self.cinn.z_dim)
 
-    def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
+    def loss(self, batch: dict) -> torch.Tensor:
+        """The training objective: the mean NLL (nats), its forward in the training precision."""
         with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype != torch.float32):
-            loss = self.nll(batch).mean()
+            return self.nll(batch).mean()
+
+    def training_step(self, batch: dict, _idx: int) -> torch.Tensor:
+        loss = self.loss(batch)
         self.log("train/nll_bpd", bits_per_dim(loss.detach(), self.cinn.z_dim), prog_bar=True)
         return loss
 
