@@ -19,6 +19,7 @@ import torch
 
 from iin.checkpoint import build_module, plain
 from iin.cli import CONFIG_DIR
+from iin.config_check import PRECISIONS
 from iin.batches import CachedBatches, RecomputeBatches, StepBatches, batch_loader
 from iin.data import dataset_from_config
 from iin.features import Representation
@@ -89,7 +90,7 @@ def main() -> None:
     p.add_argument("--layers", nargs="+", default=None, help="default: block1 penultimate (layer2 avgpool for resnet18)")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--precision", choices=["float32", "bfloat16"], default=None,
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="the flow's training precision (default: the run's invariance.precision)")
     args = p.parse_args()
     torch.manual_seed(0)

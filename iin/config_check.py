@@ -37,19 +37,22 @@ RULES: list[tuple[tuple[Callable[[Any], bool], str], tuple[str, ...]]] = [  # (r
                   "*.net.depth", "*.net.hidden", "*.net.z_dim", "concepts.estimate.pairs", "eval.samples",
                   "eval.chunk", "eval.invariance_images", "eval.attack_images", "eval.concept_images",
                   "eval.frechet_samples")),
-    (integer(2), ("eval.population_images",
+    (integer(2), ("eval.population_images", "*.flow.bins",
                   "data.num_classes")),  # a classifier needs two classes
     (integer(1, optional=True), ("eval.attribution.n_*",  # images, sanity images, curve steps
                                  "*.flow.conv_grid")),
-    (positive(), ("*.lr", "concepts.estimate.temperature", "cache.max_gb", "cache.shard_mb")),
+    (positive(), ("*.lr", "*.flow.tail_bound", "concepts.estimate.temperature", "cache.max_gb", "cache.shard_mb")),
     (positive(optional=True), ("*.grad_clip",)),
     (NON_NEGATIVE, ("*.weight_decay", "autoencoder.beta", "concepts.noise", "eval.fgsm_eps")),
     (UNIT_OPEN, ("*.holdout.share",  # 0 holds nothing out
                  "concepts.rho")),
 ]
-ENUMS = {"invariance.mode": ("cached", "recompute"), "cache.dtype": ("float32", "float16"),
+COUPLINGS = ("affine", "spline")  # of the invariance flows (iin.flows.coupling_stack)
+PRECISIONS = ("float32", "bfloat16", "auto")  # of the INN training forward (auto: bfloat16 where the hardware has it)
+ENUMS = {"invariance.mode": ("cached", "recompute"), "cache.dtype": ("float32", "float16"),  # key globs
          "data.options.bad_images": ("stop", "skip"),
-         "invariance.precision": ("float32", "bfloat16")}
+         "invariance.precision": PRECISIONS, "invariance.per_layer.*.precision": PRECISIONS,
+         "invariance.flow.coupling": COUPLINGS, "invariance.per_layer.*.flow.coupling": COUPLINGS}
 
 
 def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -79,7 +82,7 @@ def check_config(cfg: DictConfig) -> None:
     bad = [f"{key}={value!r} (must be {what})" for key, value in values.items()
            for (ok, what), patterns in RULES for pattern in patterns
            if fnmatchcase(key, pattern) and not ok(value)]
-    bad += [f"{key}={values[key]!r} (must be one of {', '.join(allowed)})" for key, allowed in ENUMS.items()
-            if key in values and values[key] not in allowed]
+    bad += [f"{key}={value!r} (must be one of {', '.join(allowed)})" for key, value in values.items()
+            for pattern, allowed in ENUMS.items() if fnmatchcase(key, pattern) and value not in allowed]
     if bad:
         raise ConfigError("bad config value(s): " + "; ".join(dict.fromkeys(bad)))

@@ -30,7 +30,9 @@ def test_evaluate_config_passes():
     ("classifier.epochs=-1", r"classifier\.epochs=-1"),
     ("invariance.holdout.share=1", r"invariance\.holdout\.share=1 \(must be a number in \[0, 1\)\)"),
     ("concepts.holdout.every_steps=0", r"concepts\.holdout\.every_steps=0 \(must be an integer >= 1\)"),
-    ("invariance.precision=float16", r"invariance\.precision='float16' \(must be one of float32, bfloat16\)"),
+    ("invariance.precision=float16", r"invariance\.precision='float16' \(must be one of float32, bfloat16, auto\)"),
+    ("+invariance.per_layer.block2.precision=half",
+     r"invariance\.per_layer\.block2\.precision='half' \(must be one of float32, bfloat16, auto\)"),
 ])
 def test_bad_values_name_their_key(override, message):
     with pytest.raises(ConfigError, match=message):

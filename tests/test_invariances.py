@@ -209,6 +209,23 @@ def test_bfloat16_training_runs_the_subnets_in_bfloat16_and_evaluates_in_float32
     assert (back - batch["mean"]).abs().max() < 1e-5
 
 
+def test_auto_precision_takes_bfloat16_only_where_the_hardware_has_it(monkeypatch, caplog):
+    from iin.lit import invariance as lit
+
+    cpu = torch.device("cpu")
+    for native, expected in ((True, torch.bfloat16), (False, torch.float32)):
+        monkeypatch.setattr(lit, "native_bfloat16", lambda _type, native=native: native)
+        assert lit.autocast_dtype("auto", cpu) == expected
+        assert lit.autocast_dtype("bfloat16", cpu) == torch.bfloat16  # asked for: honoured, and warned about
+        assert lit.autocast_dtype("float32", cpu) == torch.float32
+        module = lit.InvarianceModule(torch.nn.Linear(1, 1), None, None, precision="bfloat16")
+        caplog.clear()
+        module.on_train_start()
+        assert ("emulated" in caplog.text) == (not native)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        lit.autocast_dtype("float16", cpu)
+
+
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     cfg = make_config(["experiment=smoke", f"paths.output_dir={tmp_path}"])
     run = Run(tmp_path / "run")
