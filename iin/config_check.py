@@ -37,22 +37,20 @@ RULES: list[tuple[tuple[Callable[[Any], bool], str], tuple[str, ...]]] = [  # (r
                   "*.net.depth", "*.net.hidden", "*.net.z_dim", "concepts.estimate.pairs", "eval.samples",
                   "eval.chunk", "eval.invariance_images", "eval.attack_images", "eval.concept_images",
                   "eval.frechet_samples")),
-    (integer(2), ("eval.population_images", "*.flow.bins",
+    (integer(2), ("eval.population_images",
                   "data.num_classes")),  # a classifier needs two classes
     (integer(1, optional=True), ("eval.attribution.n_*",  # images, sanity images, curve steps
                                  "*.flow.conv_grid")),
-    (positive(), ("*.lr", "*.flow.tail_bound", "concepts.estimate.temperature", "cache.max_gb", "cache.shard_mb")),
+    (positive(), ("*.lr", "concepts.estimate.temperature", "cache.max_gb", "cache.shard_mb")),
     (positive(optional=True), ("*.grad_clip",)),
     (NON_NEGATIVE, ("*.weight_decay", "autoencoder.beta", "concepts.noise", "eval.fgsm_eps")),
     (UNIT_OPEN, ("*.holdout.share",  # 0 holds nothing out
                  "concepts.rho")),
 ]
-COUPLINGS = ("affine", "spline")  # of the invariance flows (iin.flows.coupling_stack)
 PRECISIONS = ("float32", "bfloat16", "auto")  # of the INN training forward (auto: bfloat16 where the hardware has it)
 ENUMS = {"invariance.mode": ("cached", "recompute"), "cache.dtype": ("float32", "float16"),  # key globs
          "data.options.bad_images": ("stop", "skip"),
-         "invariance.precision": PRECISIONS, "invariance.per_layer.*.precision": PRECISIONS,
-         "invariance.flow.coupling": COUPLINGS, "invariance.per_layer.*.flow.coupling": COUPLINGS}
+         "invariance.precision": PRECISIONS, "invariance.per_layer.*.precision": PRECISIONS}
 
 
 def _flat(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

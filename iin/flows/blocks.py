@@ -8,9 +8,6 @@ import FrEIA.modules as Fm
 import torch
 from torch import nn
 
-from ..config_check import COUPLINGS
-from .spline import SplineCouplingBlock
-
 
 class FullPrecision(nn.Module):
     """Hands a half-precision subnet output on in float32: under bfloat16 autocast the matrix products run in low
@@ -37,23 +34,17 @@ def subnet_fc(width: int, hidden_layers: int = 2) -> Callable[[int, int], nn.Mod
 
 
 def coupling_stack(dim: int, depth: int, width: int, cond_dim: int | None = None,
-                   clamp: float = 2.0, hidden_layers: int = 2, coupling: str = "affine", bins: int = 8,
-                   tail_bound: float = 5.0) -> Ff.SequenceINN:
-    """`depth` coupling blocks over `dim`, each with activation normalisation and a soft permutation.
+                   clamp: float = 2.0, hidden_layers: int = 2) -> Ff.SequenceINN:
+    """`depth` AllInOneBlocks (affine coupling + activation normalisation + soft permutation) over `dim`.
 
     Each block maps x -> (y, log|det J|); with `cond_dim` every block sees the same condition c[0]. Each subnet
-    has `hidden_layers` layers of `width` units. `coupling`: affine (AllInOneBlock) or a rational-quadratic
-    spline of `bins` bins on [-tail_bound, tail_bound] (SplineCouplingBlock).
+    has `hidden_layers` layers of `width` units.
     """
     if dim < 2:
         raise ValueError(f"a coupling flow needs at least 2 dimensions, got {dim}")
-    if coupling not in COUPLINGS:
-        raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
-    block, options = Fm.AllInOneBlock, {"affine_clamping": clamp}
-    if coupling == "spline":
-        block, options = SplineCouplingBlock, {"bins": bins, "tail_bound": tail_bound}
     inn = Ff.SequenceINN(dim)
     for _ in range(depth):
-        inn.append(block, cond=None if cond_dim is None else 0, cond_shape=None if cond_dim is None else (cond_dim,),
-                   subnet_constructor=subnet_fc(width, hidden_layers), permute_soft=True, **options)
+        inn.append(Fm.AllInOneBlock, cond=None if cond_dim is None else 0,
+                   cond_shape=None if cond_dim is None else (cond_dim,),
+                   subnet_constructor=subnet_fc(width, hidden_layers), affine_clamping=clamp, permute_soft=True)
     return inn

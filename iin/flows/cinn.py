@@ -20,13 +20,12 @@ class InvarianceCINN(nn.Module):
 
     def __init__(self, z_dim: int, cond_shape: Sequence[int], depth: int = 12, width: int = 512,
                  embed_dim: int = 128, embed_width: int = 256, conv_width: int = 64, clamp: float = 2.0,
-                 hidden_layers: int = 2, conv_grid: int | None = None, coupling: str = "affine", bins: int = 8,
-                 tail_bound: float = 5.0):
+                 hidden_layers: int = 2, conv_grid: int | None = None):
         super().__init__()
         self.z_dim, self.cond_shape = z_dim, tuple(cond_shape)
         self.embedder = make_embedder(self.cond_shape, embed_dim, embed_width, conv_width, conv_grid)
         self.flow = coupling_stack(z_dim, depth, width, cond_dim=embed_dim, clamp=clamp,
-                                   hidden_layers=hidden_layers, coupling=coupling, bins=bins, tail_bound=tail_bound)
+                                   hidden_layers=hidden_layers)
 
     def _check(self, x: torch.Tensor, z: torch.Tensor) -> None:
         if x.ndim != 2 or x.shape[1] != self.z_dim:
