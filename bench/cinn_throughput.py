@@ -28,12 +28,15 @@ from iin.lit import InvarianceModule
 from iin.run import Run
 
 
-def samples_per_second(module: InvarianceModule, loader, steps: int) -> float:
+def samples_per_second(module: InvarianceModule, loader, steps: int, warmup: int) -> float:
+    """Training samples per second over `steps` steps, after `warmup` untimed ones: the first steps on a new
+    shape also pick kernels and grow the allocator's pools, a cost the steady state does not pay."""
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4, fused=True)  # the optimiser the stages use
     batches = iter(loader)  # endless
-    module.loss(next(batches))  # warm-up
-    start, seen = time.perf_counter(), 0
-    for _ in range(steps):
+    seen, start = 0, time.perf_counter()
+    for step in range(warmup + steps):
+        if step == warmup:
+            seen, start = 0, time.perf_counter()
         batch = next(batches)
         loss = module.loss(batch)
         opt.zero_grad()
@@ -75,7 +78,7 @@ def measure(run: Run, ds, cached: dict, layer: str, args) -> dict:
     sources = {"cached": CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached[layer]),
                "recompute": RecomputeBatches(ds, rep, run.autoencoder())}
     out = {f"{mode}_samples_per_s": samples_per_second(module, batch_loader(StepBatches(src, args.batch_size, 0)),
-                                                       args.steps)
+                                                       args.steps, args.warmup)
            for mode, src in sources.items()}
     out["speedup"] = out["cached_samples_per_s"] / out["recompute_samples_per_s"]
     return out
@@ -89,6 +92,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=None, help="image size of the fresh run (default 64 for resnet18)")
     p.add_argument("--layers", nargs="+", default=None, help="default: block1 penultimate (layer2 avgpool for resnet18)")
     p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before each measurement")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="the flow's training precision (default: the run's invariance.precision)")
@@ -101,7 +105,7 @@ def main() -> None:
     cached = feature_cache(cfg, run).get("train", args.layers, ds)
     result = {"run_dir": str(run.root), "backbone": cfg.backbone.get("name", "custom"),
               "image_size": cfg.data.options.get("size"), "flow": plain(cfg.invariance.flow),
-              "steps": args.steps, "batch_size": args.batch_size,
+              "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size,
               "precision": args.precision or cfg.invariance.get("precision", "float32"),
               "torch_threads": torch.get_num_threads()}
     for layer in args.layers:

@@ -222,6 +222,10 @@ def test_auto_precision_takes_bfloat16_only_where_the_hardware_has_it(monkeypatc
         caplog.clear()
         module.on_train_start()
         assert ("emulated" in caplog.text) == (not native)
+        module.training_precision = "auto"
+        with caplog.at_level("INFO", logger="iin"):
+            module.on_train_start()
+        assert f"precision=auto trains in {expected}" in caplog.text
     with pytest.raises(ValueError, match="precision must be one of"):
         lit.autocast_dtype("float16", cpu)
 

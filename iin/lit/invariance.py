@@ -51,6 +51,8 @@ class InvarianceModule(pl.LightningModule):
         if self.training_precision == "bfloat16" and not native_bfloat16(self.device.type):
             log.warning("precision=bfloat16 is emulated on this %s and slower than float32 here; precision=auto "
                         "takes bfloat16 only where the hardware has it", self.device.type)
+        if self.training_precision == "auto":  # the log says which one this run's hardware gave
+            log.info("precision=auto trains in %s on this %s", autocast_dtype("auto", self.device), self.device.type)
 
     def nll(self, batch: dict, generator: torch.Generator | None = None) -> torch.Tensor:
         """-log p(zbar | z) in nats per example (B,), for zbar drawn from the cached posterior (its noise from
