@@ -73,7 +73,7 @@ def measure(run: Run, ds, cached: dict, layer: str, args) -> dict:
     build = {"_target_": "iin.flows.InvarianceCINN", "z_dim": cached["mean"].shape[0],
              "cond_shape": list(cached[layer].shape), **plain(run.config.invariance.flow)}  # the run's own flow
     module = InvarianceModule(build_module(build), optimizer=None, scheduler=None,  # stepped by samples_per_second
-                              precision=args.precision or run.config.invariance.get("precision", "float32"))
+                              precision=args.precision)
     rep = Representation(run.classifier(), layer, run.config.data.num_classes)
     sources = {"cached": CachedBatches(mean=cached["mean"], logvar=cached["logvar"], cond=cached[layer]),
                "recompute": RecomputeBatches(ds, rep, run.autoencoder())}
@@ -101,12 +101,13 @@ def main() -> None:
     run = ensure_run(args.run_dir, args.backbone, args.size)
     args.layers = args.layers or (["layer2", "avgpool"] if args.backbone == "resnet18" else ["block1", "penultimate"])
     cfg = run.config
+    args.precision = args.precision or cfg.invariance.get("precision", "float32")
     ds = dataset_from_config(cfg.data, "train")
     cached = feature_cache(cfg, run).get("train", args.layers, ds)
     result = {"run_dir": str(run.root), "backbone": cfg.backbone.get("name", "custom"),
               "image_size": cfg.data.options.get("size"), "flow": plain(cfg.invariance.flow),
               "steps": args.steps, "warmup": args.warmup, "batch_size": args.batch_size,
-              "precision": args.precision or cfg.invariance.get("precision", "float32"),
+              "precision": args.precision,
               "torch_threads": torch.get_num_threads()}
     for layer in args.layers:
         result[layer] = measure(run, ds, cached, layer, args)
